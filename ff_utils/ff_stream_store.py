@@ -7,6 +7,7 @@ tail can never glue itself to another writer's record.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import fcntl
 import gzip
@@ -15,6 +16,7 @@ import re
 import socket
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -57,6 +59,41 @@ QUARANTINE_DIR = "_quarantine"
 _NAME_RE = re.compile(r"[a-z0-9_]{1,64}")
 _WRITER_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _PARTITION_RE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+
+
+ATEXIT_FLUSH_TIMEOUT_SECONDS = 5.0
+"""How long the interpreter-exit flush may take in total before it gives up (documented)."""
+
+_LIVE_STORES: weakref.WeakSet[FFStreamStore] = weakref.WeakSet()
+
+
+def _flush_live_stores_at_exit() -> None:
+    """atexit: flush every open store, bounded by ``ATEXIT_FLUSH_TIMEOUT_SECONDS`` in total."""
+    stores = [s for s in list(_LIVE_STORES) if not s._closed]
+    if not stores:
+        return
+
+    def work() -> None:
+        for s in stores:
+            try:
+                s.close()
+            except Exception:  # never raise at interpreter exit
+                logger.exception("flush at exit failed for %s", s.analytics_path)
+
+    t = threading.Thread(target=work, name="ff-store-atexit", daemon=True)
+    t.start()
+    t.join(ATEXIT_FLUSH_TIMEOUT_SECONDS)
+    if t.is_alive():
+        logger.error("flush at exit did not finish within %.1fs; unflushed records are lost", ATEXIT_FLUSH_TIMEOUT_SECONDS)
+
+
+def _reset_live_stores_in_child() -> None:
+    for s in list(_LIVE_STORES):
+        s._after_fork_in_child()
+
+
+atexit.register(_flush_live_stores_at_exit)
+os.register_at_fork(after_in_child=_reset_live_stores_in_child)
 
 
 def ff_validate_name(name: object, what: str = "stream") -> str:
@@ -159,7 +196,7 @@ class FFStreamStore(FFStreamStoreProtocol):
         self.stats = FFStoreStatsDTO()
         self.dropped_by_stream: dict[str, int] = {}
         self._init_runtime_state()
-        os.register_at_fork(after_in_child=self._after_fork_in_child)
+        _LIVE_STORES.add(self)
 
     # ------------------------------------------------------------------ state
     def _init_runtime_state(self) -> None:
@@ -186,10 +223,18 @@ class FFStreamStore(FFStreamStoreProtocol):
     def _after_fork_in_child(self) -> None:
         # The child must not write the parent's buffered records (the parent will) nor share its
         # part files: fresh identity, buffers, locks and flusher thread.
+        was_closed = self._closed
+        for part in self._open.values():
+            try:
+                os.close(part.fd)  # the parent's descriptors; closing them here leaves the parent's open
+            except OSError:
+                pass
         self.writer_id = (
             f"{self._fixed_writer_id}-{os.getpid()}" if self._fixed_writer_id else ff_default_writer_id()
         )
         self._init_runtime_state()
+        if was_closed:
+            self._closed = self._slow = True
 
     @property
     def buffered_records(self) -> int:
@@ -446,13 +491,19 @@ class FFStreamStore(FFStreamStoreProtocol):
                 try:
                     os.ftruncate(fd, start)
                 except OSError:
+                    # Could not cut the partial bytes back: forget this descriptor so the next
+                    # attempt reopens the file and repairs the torn tail before appending.
                     logger.error("could not truncate %s after a failed write", part.path)
+                    self._open.pop((batch.stream, batch.day), None)
+                    _close_quietly(fd)
+                    fd = -1
                 raise
         finally:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            except OSError:
-                pass
+            if fd >= 0:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                except OSError:
+                    pass
         self.stats.records_written += batch.count
         self.stats.batches_written += 1
         self.stats.bytes_written += len(batch.data)
@@ -636,6 +687,13 @@ class FFStreamStore(FFStreamStoreProtocol):
             logger.error("%s", exc)
             if strict:
                 raise
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def partition_files(path: Path) -> list[Path]:
