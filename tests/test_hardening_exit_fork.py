@@ -1,0 +1,61 @@
+"""Exit without close() and os.fork(): nothing buffered is lost, nothing is written twice."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ff_utils.ff_stream_store import FFStreamStore
+from tests._store_helpers import store_config
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def test_exit_without_close_flushes_everything(tmp_path: Path) -> None:
+    code = """
+import sys
+from ff_utils.ff_stream_store import FFStreamStore
+from tests._store_helpers import store_config
+s = FFStreamStore(sys.argv[1], store_config(write_batch_size=100_000, write_max_delay_seconds=3600))
+for i in range(25_000):
+    s.append("session_analytics", {"i": i})
+# no flush(), no close(): the interpreter exits normally
+"""
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = [x["i"] for x in FFStreamStore(tmp_path, store_config()).read("session_analytics")]
+    assert got == list(range(25_000))
+
+
+def test_fork_parent_and_four_children_exact_totals(tmp_path: Path) -> None:
+    store = FFStreamStore(tmp_path, store_config(write_batch_size=64))
+    per_proc = 5_000
+    for i in range(100):  # buffered in the parent before the fork: the parent alone writes them
+        store.append("feature_usage", {"who": "parent-pre", "i": i})
+    pids = []
+    for c in range(4):
+        pid = os.fork()
+        if pid == 0:  # child: keep using the same store object
+            try:
+                for i in range(per_proc):
+                    store.append("feature_usage", {"who": f"child{c}", "i": i})
+                store.close()
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        pids.append(pid)
+    for i in range(per_proc):
+        store.append("feature_usage", {"who": "parent", "i": i})
+    store.close()
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    reader = FFStreamStore(tmp_path, store_config())
+    recs = [(r["who"], r["i"]) for r in reader.read("feature_usage")]
+    assert len(recs) == len(set(recs)), "a record was written twice"
+    assert len(recs) == 100 + 5 * per_proc
+    files = reader.iter_partitions("feature_usage")[0].files
+    assert len(files) == 5  # parent and every child wrote their own part file
