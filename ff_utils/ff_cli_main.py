@@ -16,6 +16,9 @@ from typing import Any
 
 import ff_utils
 from ff_utils.ff_json_utils import ff_dumps
+from ff_utils.ff_logging import get_logger
+
+logger = get_logger(__name__)
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -29,12 +32,22 @@ class FFCliError(Exception):
         self.code = code
 
 
-def _discover(suffix: str) -> list[Any]:
-    mods = []
+def discover_modules(suffix: str) -> tuple[list[Any], dict[str, str]]:
+    """Import ``ff_utils/ff_*<suffix>.py`` modules; returns (modules, {name: import error})."""
+    mods: list[Any] = []
+    errors: dict[str, str] = {}
     for info in sorted(pkgutil.iter_modules(ff_utils.__path__), key=lambda i: i.name):
         if info.name.startswith("ff_") and info.name.endswith(suffix):
-            mods.append(importlib.import_module(f"ff_utils.{info.name}"))
-    return mods
+            try:
+                mods.append(importlib.import_module(f"ff_utils.{info.name}"))
+            except Exception as exc:  # one broken plug-in must not take the whole CLI down
+                errors[info.name] = f"{type(exc).__name__}: {exc}"
+                logger.error("ff-metrics: skipping %s: %s", info.name, errors[info.name])
+    return mods, errors
+
+
+def _discover(suffix: str) -> list[Any]:
+    return discover_modules(suffix)[0]
 
 
 def common_parent() -> argparse.ArgumentParser:
@@ -156,7 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _register_builtin(sub, parents)
     for mod in _discover("_commands"):
-        mod.register(sub, parents)
+        try:
+            mod.register(sub, parents)
+        except Exception as exc:  # a broken plug-in must not take the whole CLI down
+            logger.error("ff-metrics: skipping commands of %s: %s", mod.__name__, exc)
     return parser
 
 

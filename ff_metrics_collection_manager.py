@@ -1,0 +1,238 @@
+"""FFMetricsCollectionManager: the facade the chat backend embeds.
+
+It wires the parts (stream store, clock, domain engines) and implements the protocols; the work
+lives in ``ff_utils``. Each domain contributes one facade mixin (``ff_utils/ff_*_facade.py``).
+``main()`` is the ``ff-metrics`` CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+
+from ff_protocols import FFAnalyticsProtocol, FFMonitoringProtocol
+from ff_utils.ff_alert_facade import FFAlertFacadeMixin
+from ff_utils.ff_analysis_facade import FFAnalysisFacadeMixin
+from ff_utils.ff_bi_facade import FFBIFacadeMixin
+from ff_utils.ff_clock import FFClock, ff_iso
+from ff_utils.ff_compliance_facade import FFComplianceFacadeMixin
+from ff_utils.ff_json_utils import ff_read_json, ff_write_json
+from ff_utils.ff_logging import get_logger
+from ff_utils.ff_privacy_facade import FFPrivacyFacadeMixin
+from ff_utils.ff_stream_store import STREAM_CATEGORY, FFStreamStore
+from ff_utils.ff_system_facade import FFSystemFacadeMixin
+
+__all__ = ["FFMetricsCollectionManager", "main"]
+
+TickHook = Callable[[Any], Awaitable[None]]
+
+
+class FFMetricsCollectionManager(
+    FFSystemFacadeMixin,
+    FFPrivacyFacadeMixin,
+    FFBIFacadeMixin,
+    FFAlertFacadeMixin,
+    FFComplianceFacadeMixin,
+    FFAnalysisFacadeMixin,
+    FFAnalyticsProtocol,
+    FFMonitoringProtocol,
+):
+    """Metrics, user analytics, BI, alerting and compliance over a partitioned JSONL store.
+
+    ``async with FFMetricsCollectionManager(config) as m:`` initializes the store on entry and
+    flushes and closes it on exit.
+    """
+
+    def __init__(
+        self,
+        config: FFConfigurationManagerConfigDTO | None = None,
+        *,
+        clock: FFClock | None = None,
+        writer_id: str | None = None,
+    ) -> None:
+        if config is None:
+            config = FFConfigurationManagerConfigDTO()
+        if not isinstance(config, FFConfigurationManagerConfigDTO):
+            raise TypeError(
+                f"config: expected FFConfigurationManagerConfigDTO, got {type(config).__name__}"
+            )
+        config.raise_if_invalid()
+        self.config = config
+        self.analytics_config = config.analytics
+        self.clock: FFClock = clock or FFClock()
+        self.base_path = Path(config.storage.base_path)
+        self.logger = get_logger("manager")
+        self.store = FFStreamStore(
+            self.base_path,
+            self.analytics_config,
+            clock=self.clock,
+            writer_id=writer_id or self.analytics_config.writer_id or None,
+        )
+        self.analytics_path = self.store.analytics_path
+        self.system_metrics_path = self.analytics_path / "system_metrics"
+        self.user_analytics_path = self.analytics_path / "user_analytics"
+        self.business_intelligence_path = self.analytics_path / "business_intelligence"
+        self.compliance_path = self.analytics_path / "compliance"
+        self.reports_path = self.analytics_path / "reports"
+        self._flush_hooks: list[Callable[[], None]] = []
+        self._close_hooks: list[Callable[[], None]] = []
+        self._tick_hooks: list[TickHook] = []
+        self._periodic_jobs: dict[str, tuple[float, Callable[[], Awaitable[Any]]]] = {}
+        self._initialized = False
+        self._closed = False
+        self._init_system()
+        self._init_privacy()
+        self._init_bi()
+        self._init_alert()
+        self._init_compliance()
+        self._init_analysis()
+
+    # ------------------------------------------------------------------ hooks for the domain mixins
+    def add_flush_hook(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` (sync) at the start of every ``flush()`` and ``close()``."""
+        self._flush_hooks.append(fn)
+
+    def add_close_hook(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` (sync) on ``close()`` after the last flush."""
+        self._close_hooks.append(fn)
+
+    def add_tick_hook(self, fn: TickHook) -> None:
+        """Await ``fn(metrics_dto)`` after each collection tick."""
+        self._tick_hooks.append(fn)
+
+    def register_periodic_job(
+        self, name: str, interval_seconds: float, fn: Callable[[], Awaitable[Any]]
+    ) -> None:
+        """Have the collection loop run ``fn`` every ``interval_seconds`` (its own cadence)."""
+        if not isinstance(interval_seconds, (int, float)) or interval_seconds <= 0:
+            raise ValueError(f"interval_seconds: must be > 0, got {interval_seconds!r}")
+        self._periodic_jobs[name] = (float(interval_seconds), fn)
+
+    def audit(
+        self,
+        action: str,
+        target: str = "",
+        outcome: str = "success",
+        actor: str = "system",
+        **details: Any,
+    ) -> None:
+        """Append an administrative action to the audit log (compliance engine)."""
+        impl = getattr(self, "_audit_impl", None)
+        if impl is None:
+            self.logger.info("audit %s %s %s %s %s", actor, action, target, outcome, details)
+            return
+        impl(action=action, target=target, outcome=outcome, actor=actor, **details)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def initialize_analytics_system(self, start_collection: bool | None = None) -> bool:
+        """Create the store tree and ``analytics_metadata.json`` atomically.
+
+        Starts continuous collection when ``start_collection`` is true, or when it is None and
+        ``enable_real_time_metrics`` is set. Returns False (logged) on an I/O failure.
+        """
+        try:
+            await asyncio.to_thread(self._initialize_sync)
+        except OSError as exc:
+            self.logger.error("initialize_analytics_system failed: %s", exc)
+            return False
+        self._initialized = True
+        self.audit("initialize", target=str(self.analytics_path), environment=self.config.environment)
+        if start_collection is None:
+            start_collection = self.analytics_config.enable_real_time_metrics
+        if start_collection:
+            await self.start_continuous_collection()
+        return True
+
+    def _initialize_sync(self) -> None:
+        self.store.ensure_tree()
+        self.reports_path.mkdir(parents=True, exist_ok=True)
+        meta_path = self.analytics_path / "analytics_metadata.json"
+        previous = ff_read_json(meta_path, default=None) or {}
+        ac = self.analytics_config
+        metadata = {
+            "analytics_system_id": previous.get("analytics_system_id")
+            or hashlib.sha256(os.fsencode(self.base_path.resolve())).hexdigest()[:16],
+            "initialized_at": previous.get("initialized_at") or ff_iso(self.clock.now()),
+            "last_opened_at": ff_iso(self.clock.now()),
+            "environment": self.config.environment,
+            "analytics_level": ac.analytics_level,
+            "privacy_config": ac.privacy_config.to_dict(),
+            "collection_config": {
+                "interval_seconds": ac.collection_interval_seconds,
+                "aggregation_periods": list(ac.aggregation_periods),
+                "real_time_enabled": ac.enable_real_time_metrics,
+            },
+            "storage": {
+                "layout": "<category>/<stream>/date=YYYY-MM-DD/part-<writer>.jsonl",
+                "fsync_policy": ac.fsync_policy,
+                "streams": dict(STREAM_CATEGORY),
+            },
+        }
+        ff_write_json(meta_path, metadata)
+
+    def flush(self) -> None:
+        """Emit pending aggregates and write every buffered record (durable per fsync policy)."""
+        for hook in list(self._flush_hooks):
+            try:
+                hook()
+            except Exception:  # a hook bug must not lose the store's buffers
+                self.logger.exception("flush hook %r failed", hook)
+        self.store.flush()
+
+    async def aflush(self) -> None:
+        """``flush()`` off the event loop."""
+        await asyncio.to_thread(self.flush)
+
+    async def close(self) -> None:
+        """Stop collection, flush everything, run close hooks; idempotent."""
+        if self._closed:
+            return
+        stop = getattr(self, "stop_continuous_collection", None)
+        if stop is not None and getattr(self, "_collection_task", None) is not None:
+            try:
+                await stop()
+            except Exception:
+                self.logger.exception("stop_continuous_collection failed during close")
+        await asyncio.to_thread(self._close_sync)
+
+    def close_sync(self) -> None:
+        """Synchronous close for non-async hosts and exit handlers."""
+        if not self._closed:
+            self._close_sync()
+
+    def _close_sync(self) -> None:
+        if self._closed:
+            return
+        self.flush()
+        for hook in list(self._close_hooks):
+            try:
+                hook()
+            except Exception:
+                self.logger.exception("close hook %r failed", hook)
+        self.store.close()
+        self._closed = True
+
+    async def __aenter__(self) -> FFMetricsCollectionManager:
+        if not self._initialized:
+            await self.initialize_analytics_system(start_collection=False)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ff-metrics`` command."""
+    from ff_utils.ff_cli_main import run_cli
+
+    return run_cli(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
