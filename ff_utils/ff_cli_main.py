@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_builtin(sub, parents)
     for mod in _discover("_commands"):
         try:
-            mod.register(sub, parents)
+            mod.register(sub, [common_parent()])  # a fresh parent each: no plug-in can alter another's flags
         except Exception as exc:  # a broken plug-in must not take the whole CLI down
             logger.error("ff-metrics: skipping commands of %s: %s", mod.__name__, exc)
     return parser
