@@ -1,0 +1,139 @@
+"""A mergeable relative-error quantile sketch (DDSketch style) for durations and latencies.
+
+Guarantee: for non-negative values, ``quantile(q)`` returns a value within a relative error of
+``relative_accuracy`` (default 1%) of the exact lower q-quantile ``x[floor(q * (n - 1))]`` of the
+values added, whatever their distribution, and merging two sketches gives exactly the sketch of the
+combined values (bucket counts add). Values below ``min_value`` (default 1e-9) count as zero.
+Memory: one bucket per distinct ``ceil(log_gamma(x))``, i.e. ~ log(max/min) / (2 * accuracy).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DEFAULT_RELATIVE_ACCURACY = 0.01
+_MIN_VALUE = 1e-9
+
+
+class FFQuantileSketch:
+    """Log-bucketed counts: ``index = ceil(log(x) / log(gamma))``, ``gamma = (1 + a) / (1 - a)``."""
+
+    __slots__ = ("relative_accuracy", "_gamma", "_inv_log_gamma", "buckets", "zero_count", "count", "total", "min", "max")
+
+    def __init__(self, relative_accuracy: float = DEFAULT_RELATIVE_ACCURACY) -> None:
+        if isinstance(relative_accuracy, bool) or not isinstance(relative_accuracy, (int, float)):
+            raise TypeError("relative_accuracy: expected a float")
+        if not 0.0 < relative_accuracy < 1.0:
+            raise ValueError(f"relative_accuracy: must be in (0, 1), got {relative_accuracy!r}")
+        self.relative_accuracy = float(relative_accuracy)
+        self._gamma = (1.0 + self.relative_accuracy) / (1.0 - self.relative_accuracy)
+        self._inv_log_gamma = 1.0 / math.log(self._gamma)
+        self.buckets: dict[int, int] = {}
+        self.zero_count = 0
+        self.count = 0
+        self.total = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+
+    # ------------------------------------------------------------------ update
+    def add(self, value: float, weight: int = 1) -> None:
+        """Add ``value`` (>= 0) ``weight`` times. Negative or NaN values raise ``ValueError``."""
+        if not value >= 0.0:  # also rejects NaN
+            raise ValueError(f"value: must be a non-negative number, got {value!r}")
+        if value > _MIN_VALUE:
+            k = math.ceil(math.log(value) * self._inv_log_gamma)
+            b = self.buckets
+            b[k] = b.get(k, 0) + weight
+        else:
+            self.zero_count += weight
+        self.count += weight
+        self.total += value * weight
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+
+    def merge(self, other: FFQuantileSketch) -> FFQuantileSketch:
+        """Add ``other``'s counts into this sketch (same accuracy required); returns self."""
+        if not isinstance(other, FFQuantileSketch):
+            raise TypeError(f"other: expected FFQuantileSketch, got {type(other).__name__}")
+        if other.relative_accuracy != self.relative_accuracy:
+            raise ValueError(
+                f"other: relative_accuracy {other.relative_accuracy} differs from {self.relative_accuracy}"
+            )
+        b = self.buckets
+        for k, c in other.buckets.items():
+            b[k] = b.get(k, 0) + c
+        self.zero_count += other.zero_count
+        self.count += other.count
+        self.total += other.total
+        if other.min < self.min:
+            self.min = other.min
+        if other.max > self.max:
+            self.max = other.max
+        return self
+
+    def copy(self) -> FFQuantileSketch:
+        s = FFQuantileSketch(self.relative_accuracy)
+        return s.merge(self)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    def quantile(self, q: float) -> float | None:
+        """Estimate of the lower q-quantile (``None`` when empty); ``q`` in [0, 1] else ``ValueError``."""
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0.0 <= q <= 1.0:
+            raise ValueError(f"q: must be a number in [0, 1], got {q!r}")
+        if not self.count:
+            return None
+        rank = q * (self.count - 1)
+        if rank < self.zero_count:
+            return 0.0 if self.min > _MIN_VALUE or self.min == math.inf else max(self.min, 0.0)
+        seen = self.zero_count
+        for k in sorted(self.buckets):
+            seen += self.buckets[k]
+            if seen > rank:
+                est = 2.0 * self._gamma**k / (self._gamma + 1.0)
+                return min(max(est, self.min), self.max)
+        return self.max
+
+    # ------------------------------------------------------------------ (de)serialization
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: bucket indexes as string keys (JSON object keys)."""
+        return {
+            "a": self.relative_accuracy,
+            "b": {str(k): c for k, c in self.buckets.items()},
+            "z": self.zero_count,
+            "n": self.count,
+            "s": self.total,
+            "min": self.min if self.count else None,
+            "max": self.max if self.count else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FFQuantileSketch:
+        if not isinstance(data, dict):
+            raise TypeError(f"data: expected dict, got {type(data).__name__}")
+        try:
+            s = cls(float(data.get("a", DEFAULT_RELATIVE_ACCURACY)))
+            s.buckets = {int(k): int(c) for k, c in (data.get("b") or {}).items()}
+            s.zero_count = int(data.get("z", 0))
+            s.count = int(data.get("n", 0))
+            s.total = float(data.get("s", 0.0))
+            if s.count:
+                s.min = float(data["min"])
+                s.max = float(data["max"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"data: not a serialized FFQuantileSketch ({exc})") from exc
+        return s
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FFQuantileSketch):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"FFQuantileSketch(n={self.count}, buckets={len(self.buckets)}, a={self.relative_accuracy})"
