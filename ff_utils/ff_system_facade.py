@@ -227,6 +227,14 @@ class FFSystemFacadeMixin:
             "store_delta": delta,
         }
         self._write_tick(m, health, sample, snap, collectors, collector_errors)
+        evaluate = getattr(self, "evaluate_alerts", None)
+        if evaluate is not None and snap.metrics:  # rules on instrument windows
+            from ff_utils.ff_alert_rules import ff_instrument_values
+
+            try:
+                evaluate(ff_instrument_values(snap.metrics))
+            except Exception:  # an alert-rule bug must not break collection
+                self.logger.exception("alert evaluation on the instrument window failed")
         self._last_metrics = m
         self._last_health = health
         self._last_collected_mono = self.clock.monotonic()
@@ -350,9 +358,26 @@ class FFSystemFacadeMixin:
             await self.collect_system_metrics()
         h = self._last_health or {}
         m = self._last_metrics
+        status = h.get("status")
+        reasons = list(h.get("reasons", []))
+        alerts: dict[str, Any] = {}
+        alert_status = getattr(self, "alert_status", None)
+        if alert_status is not None:
+            alerts = alert_status()
+            failing = [c for c in alerts.get("channels", []) if not c.get("healthy", True)]
+            for c in failing:
+                reasons.append(f"alert channel {c.get('channel')} {c.get('target')} failing: {c.get('last_error')}")
+            if failing and status == "healthy":
+                status = "degraded"
+        dropped = self.store.stats.records_dropped
+        if dropped:
+            reasons.append(f"store dropped {dropped} records so far (by stream: {dict(self.store.dropped_by_stream)})")
+            if status == "healthy":
+                status = "degraded"
         return {
-            "status": h.get("status"),
-            "reasons": h.get("reasons", []),
+            "status": status,
+            "reasons": reasons,
+            "alerts": alerts,
             "checked_at": h.get("timestamp"),
             "components": {n: {"status": s, "reason": h.get("component_health_reasons", {}).get(n, "")}
                            for n, s in h.get("component_health", {}).items()},
