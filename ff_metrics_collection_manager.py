@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
-
 from ff_protocols import FFAnalyticsProtocol, FFMonitoringProtocol
 from ff_utils.ff_alert_facade import FFAlertFacadeMixin
 from ff_utils.ff_analysis_facade import FFAnalysisFacadeMixin
 from ff_utils.ff_bi_facade import FFBIFacadeMixin
 from ff_utils.ff_clock import FFClock, ff_iso
 from ff_utils.ff_compliance_facade import FFComplianceFacadeMixin
-from ff_utils.ff_json_utils import ff_read_json, ff_write_json
+from ff_utils.ff_json_utils import ff_dumps, ff_read_json, ff_write_json
 from ff_utils.ff_logging import get_logger
 from ff_utils.ff_privacy_facade import FFPrivacyFacadeMixin
 from ff_utils.ff_stream_store import STREAM_CATEGORY, FFStreamStore
@@ -137,24 +136,35 @@ class FFMetricsCollectionManager(
         ``enable_real_time_metrics`` is set. Returns False (logged) on an I/O failure.
         """
         try:
-            await asyncio.to_thread(self._initialize_sync)
+            digest, changed = await asyncio.to_thread(self._initialize_sync)
         except OSError as exc:
             self.logger.error("initialize_analytics_system failed: %s", exc)
             return False
         self._initialized = True
         self.audit("initialize", target=str(self.analytics_path), environment=self.config.environment)
+        self.audit("config_loaded", target="analytics_config", environment=self.config.environment,
+                   config_sha256=digest)
+        if changed:
+            self.audit("config_changed", target="analytics_config", changed_fields=changed[:50],
+                       changed_count=len(changed), config_sha256=digest)
         if start_collection is None:
             start_collection = self.analytics_config.enable_real_time_metrics
         if start_collection:
             await self.start_continuous_collection()
         return True
 
-    def _initialize_sync(self) -> None:
+    def _initialize_sync(self) -> tuple[str, list[str]]:
+        """Create the tree and metadata; returns the config digest and the fields changed since the
+        previous start (both recorded in the metadata, so a change is audited once)."""
         self.store.ensure_tree()
         self.reports_path.mkdir(parents=True, exist_ok=True)
         meta_path = self.analytics_path / "analytics_metadata.json"
         previous = ff_read_json(meta_path, default=None) or {}
         ac = self.analytics_config
+        flat = {k: _redact(k, v) for k, v in _flatten(self.config.to_dict()).items()}
+        digest = hashlib.sha256(ff_dumps(sorted(flat.items()))).hexdigest()
+        old_flat = previous.get("config_fields") or {}
+        changed = sorted(k for k in set(flat) | set(old_flat) if flat.get(k) != old_flat.get(k)) if old_flat else []
         metadata = {
             "analytics_system_id": previous.get("analytics_system_id")
             or hashlib.sha256(os.fsencode(self.base_path.resolve())).hexdigest()[:16],
@@ -174,7 +184,10 @@ class FFMetricsCollectionManager(
                 "streams": dict(STREAM_CATEGORY),
             },
         }
+        metadata["config_sha256"] = digest
+        metadata["config_fields"] = flat
         ff_write_json(meta_path, metadata)
+        return digest, changed
 
     def flush(self) -> None:
         """Emit pending aggregates and write every buffered record (durable per fsync policy)."""
@@ -225,6 +238,28 @@ class FFMetricsCollectionManager(
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists kept as values)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+_SENSITIVE_KEY_PARTS = ("url", "password", "recipient", "username", "key_file", "sender")
+
+
+def _redact(key: str, value: Any) -> Any:
+    """Config values that may carry credentials or addresses are kept only as a digest."""
+    if any(p in key.rsplit(".", 1)[-1] for p in _SENSITIVE_KEY_PARTS) and value not in ("", [], None):
+        return "sha256:" + hashlib.sha256(ff_dumps(value)).hexdigest()[:16]
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

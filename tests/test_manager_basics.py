@@ -78,3 +78,21 @@ async def test_initialize_reports_failure_instead_of_raising(tmp_path: Path) -> 
     cfg = _config(blocker)
     m = FFMetricsCollectionManager(cfg)
     assert await m.initialize_analytics_system(start_collection=False) is False
+
+
+async def test_config_loaded_and_changed_are_audited_once(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    cfg.analytics.alerting_config.webhook_urls = ["https://hooks.example.test/secret-token-123"]
+    async with FFMetricsCollectionManager(cfg) as m:
+        pass
+    cfg.analytics.sampling_rate = 0.5
+    for _ in range(2):  # the second start with the same config is not a change
+        async with FFMetricsCollectionManager(cfg) as m:
+            pass
+    actions = [(r["action"], r["details"]) for r in m.store.read("audit_logs")]
+    assert [a for a, _ in actions].count("config_loaded") == 3
+    changed = [d for a, d in actions if a == "config_changed"]
+    assert changed == [{"changed_fields": ["analytics.sampling_rate"], "changed_count": 1,
+                        "config_sha256": changed[0]["config_sha256"]}]
+    meta = (tmp_path / "analytics" / "analytics_metadata.json").read_text()
+    assert "secret-token-123" not in meta
