@@ -10,6 +10,7 @@ I/O failures are logged and counted, failed entries stay queued (bounded) and ar
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -217,8 +218,12 @@ class FFComplianceFacadeMixin:
         try:
             return ff_validate_name(name, what)
         except (ValueError, TypeError):
+            # The rejected value itself may carry PII (an email passed as a metric name): keep only a
+            # digest and its length, enough to correlate repeated attempts.
+            raw = repr(name).encode("utf-8", "backslashreplace")
             self.record_security_event(
-                "unsafe_name_rejected", severity="warning", source=source, what=what, value=repr(name)[:200]
+                "unsafe_name_rejected", severity="warning", source=source, what=what,
+                value_sha256=hashlib.sha256(raw).hexdigest()[:16], value_length=len(raw),
             )
             raise
 

@@ -268,8 +268,10 @@ class FFInstrumentRegistry:
         slow_threshold_ms: float = math.inf,
         spill_at: int = SPILL_AT,
         debug_sink: Callable[[dict[str, Any]], Any] | None = None,
+        validate_name: Callable[[Any, str], str] = ff_validate_name,
     ) -> None:
         self.clock = clock or FFClock()
+        self.validate_name = validate_name  # the manager's records a security event on rejection
         # Durations use a monotonic high-resolution timer; a manual clock drives them in tests.
         self._timer: Callable[[], float] = (
             self.clock.monotonic if isinstance(self.clock, FFManualClock) else time.perf_counter
@@ -320,14 +322,14 @@ class FFInstrumentRegistry:
             })
 
     def _new_component(self, component: str) -> _Series:
-        ff_validate_name(component, "component")
+        self.validate_name(component, "component")
         s = self._requests[component] = _Series()
         return s
 
     def time_operation(self, component: str) -> _Timed:
         """``with reg.time_operation("db"):`` / ``async with ...``: records the block's duration."""
         if component not in self._requests:
-            ff_validate_name(component, "component")
+            self.validate_name(component, "component")
         return _Timed(self, component)
 
     def record_metric(
@@ -368,13 +370,13 @@ class FFInstrumentRegistry:
 
     def _new_metric(self, key: tuple[str, str, tuple[tuple[str, str], ...]], labels: Any) -> Any:
         name, kind, items = key
-        ff_validate_name(name, "name")
+        self.validate_name(name, "name")
         if kind not in METRIC_KINDS:
             raise ValueError(f"kind: must be one of {', '.join(METRIC_KINDS)}, got {kind!r}")
         if labels is not None and not isinstance(labels, dict):
             raise TypeError(f"labels: expected dict[str, str] or None, got {type(labels).__name__}")
         for k, v in items:
-            ff_validate_name(k, "labels key")
+            self.validate_name(k, "labels key")
             if not isinstance(v, str):
                 raise TypeError(f"labels[{k!r}]: expected str, got {type(v).__name__}")
         prev = self._metric_kinds.setdefault(name, kind)

@@ -27,6 +27,7 @@ from ff_utils.ff_health_checks import (
 )
 from ff_utils.ff_instrument_registry import FFInstrumentRegistry, FFRawWindowDTO, FFWindowSnapshotDTO
 from ff_utils.ff_performance_analysis import analyze_performance as _analyze_performance
+from ff_utils.ff_stream_store import ff_validate_name
 from ff_utils.ff_system_probe import FFResourceSampleDTO, FFSystemProbe
 
 LEVELS = ("minimal", "standard", "detailed", "full")
@@ -82,6 +83,8 @@ class FFSystemFacadeMixin:
         self._instruments = FFInstrumentRegistry(
             self.clock, slow_threshold_ms=self._sys_thresholds["response_time_threshold_ms"],
             debug_sink=debug_sink,
+            validate_name=functools.partial(self.checked_name, source="instrument")
+            if hasattr(self, "checked_name") else ff_validate_name,
         )
         self._health = FFHealthRegistry()
         self._concurrent_users = 0

@@ -52,3 +52,21 @@ async def test_health_reports_failing_channel_and_store_drops(tmp_path: Path) ->
     assert any("store dropped" in r for r in health["reasons"])
     assert health["store"]["records_dropped"] >= 4
     await m.close()
+
+
+async def test_rejected_metric_name_becomes_a_security_event_without_the_value(tmp_path: Path) -> None:
+    import pytest
+
+    m = _manager(tmp_path)
+    await m.initialize_analytics_system(start_collection=False)
+    with pytest.raises(ValueError, match="name"):
+        m.record_metric("../alice@example.com", 1.0, "gauge")
+    with pytest.raises(ValueError, match="component"):
+        m.record_request("Bad Component", 3.0, True)
+    m.flush()
+    events = list(m.store.read("security_events"))
+    kinds = [(e.get("kind"), e.get("source")) for e in events]
+    assert kinds.count(("unsafe_name_rejected", "instrument")) == 2, events
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "analytics").rglob("*.jsonl"))
+    assert b"alice@example.com" not in raw
+    await m.close()
