@@ -27,7 +27,6 @@ import re
 import secrets
 import stat
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -37,7 +36,7 @@ from typing import Any
 import orjson
 
 from ff_utils.ff_clock import FFClock, ff_iso
-from ff_utils.ff_file_ops import ff_atomic_write, ff_fsync_dir
+from ff_utils.ff_file_ops import ff_fsync_dir, ff_repair_torn_tail
 from ff_utils.ff_json_utils import ff_dumps, ff_read_json, ff_write_json
 from ff_utils.ff_logging import get_logger
 
@@ -49,7 +48,6 @@ COMPACTED_PREFIX = "compacted"
 CHECKPOINT_FILE = "audit_checkpoints.jsonl"
 ANCHOR_FILE = "audit_anchor.json"
 LOCK_FILE = ".audit.lock"
-QUARANTINE_DIR = "_quarantine"
 MANIFEST = "_compaction.json"
 _HMAC_PREFIX = b',"hmac":"'
 _SUFFIX_LEN = len(_HMAC_PREFIX) + 64 + 2  # ,"hmac":"<64 hex>"}
@@ -286,26 +284,10 @@ def repair_torn_tail(path: Path, fd: int | None = None) -> int:
             return 0
     assert fd is not None
     try:
-        size = os.fstat(fd).st_size
-        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
-            return 0
-        pos, cut = size, 0
-        while pos > 0:
-            start = max(0, pos - 65536)
-            chunk = os.pread(fd, pos - start, start)
-            i = chunk.rfind(b"\n")
-            if i >= 0:
-                cut = start + i + 1
-                break
-            pos = start
-        torn = os.pread(fd, size - cut, cut)
-        qdir = path.parent / QUARANTINE_DIR
-        qdir.mkdir(exist_ok=True)
-        ff_atomic_write(qdir / f"{path.name}.{time.time_ns()}.torn", torn)
-        os.ftruncate(fd, cut)
-        os.fsync(fd)
-        logger.warning("audit chain: repaired torn tail of %s (%d bytes quarantined)", path, len(torn))
-        return len(torn)
+        cut = ff_repair_torn_tail(fd, path)
+        if cut:
+            logger.warning("audit chain: repaired torn tail of %s (%d bytes quarantined)", path, cut)
+        return cut
     finally:
         if own:
             os.close(fd)

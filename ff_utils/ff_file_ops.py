@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from ff_utils.ff_logging import get_logger
@@ -61,3 +62,34 @@ def ff_atomic_write(
     if fsync:
         ff_fsync_dir(directory)
     return target
+
+
+QUARANTINE_DIR = "_quarantine"
+
+
+def ff_repair_torn_tail(fd: int, path: str | os.PathLike[str]) -> int:
+    """Cut a torn final line (left by a crash) back to the last newline; returns the bytes cut.
+
+    The torn bytes are kept in ``<dir>/_quarantine/<name>.<ns>.torn`` (readers never look there)
+    and the file is fsynced, so the next append starts on a clean line.
+    """
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return 0
+    pos, cut = size, 0
+    while pos > 0:
+        start = max(0, pos - 65536)
+        chunk = os.pread(fd, pos - start, start)
+        i = chunk.rfind(b"\n")
+        if i >= 0:
+            cut = start + i + 1
+            break
+        pos = start
+    torn = os.pread(fd, size - cut, cut)
+    p = Path(path)
+    qdir = p.parent / QUARANTINE_DIR
+    qdir.mkdir(exist_ok=True)
+    ff_atomic_write(qdir / f"{p.name}.{time.time_ns()}.torn", torn)
+    os.ftruncate(fd, cut)
+    os.fsync(fd)
+    return len(torn)

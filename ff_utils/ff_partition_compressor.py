@@ -35,12 +35,12 @@ from ff_utils.ff_clock import FFClock
 from ff_utils.ff_file_ops import ff_atomic_write, ff_fsync_dir
 from ff_utils.ff_json_utils import ff_read_json, ff_write_json
 from ff_utils.ff_logging import get_logger
-from ff_utils.ff_stream_store import COMPACTION_MANIFEST, STREAM_CATEGORY, partition_files
+from ff_utils.ff_stream_store import COMPACTION_MANIFEST, QUARANTINE_DIR, STREAM_CATEGORY, partition_files
 
 logger = get_logger(__name__)
 
 TARGET = "compacted.jsonl.gz"
-QUARANTINE_DIR = "_quarantine"
+
 STEPS = ("tmp_written", "manifest_written", "target_renamed", "sources_removed", "manifest_removed")
 
 

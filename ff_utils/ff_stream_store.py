@@ -28,7 +28,7 @@ import orjson
 
 from ff_protocols.ff_stream_store_protocol import FFStreamStoreProtocol
 from ff_utils.ff_clock import FFClock, ff_iso
-from ff_utils.ff_file_ops import ff_atomic_write, ff_fsync_dir
+from ff_utils.ff_file_ops import QUARANTINE_DIR, ff_atomic_write, ff_fsync_dir, ff_repair_torn_tail
 from ff_utils.ff_json_utils import _OPTS, _default, ff_dumps_line, ff_read_json
 from ff_utils.ff_jsonl_reader import BAD_LINE, FFStoreCorruptionError, ff_iter_jsonl_lines
 from ff_utils.ff_logging import get_logger
@@ -55,7 +55,18 @@ _orjson_dumps = orjson.dumps
 _json_default = _default
 _LINE_OPTS = _OPTS | orjson.OPT_APPEND_NEWLINE
 COMPACTION_MANIFEST = "_compaction.json"
-QUARANTINE_DIR = "_quarantine"
+__all__ = [
+    "CATEGORY_STREAMS",
+    "COMPACTION_MANIFEST",
+    "QUARANTINE_DIR",
+    "STREAM_CATEGORY",
+    "FFPartitionDTO",
+    "FFStoreStatsDTO",
+    "FFStreamStore",
+    "ff_default_writer_id",
+    "ff_validate_name",
+    "partition_files",
+]
 _NAME_RE = re.compile(r"[a-z0-9_]{1,64}")
 _WRITER_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _PARTITION_RE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
@@ -535,31 +546,10 @@ class FFStreamStore(FFStreamStoreProtocol):
 
     def _repair_tail(self, fd: int, path: Path) -> None:
         """Cut a torn final line (from a crash) back to the last newline, keeping it in quarantine."""
-        size = os.fstat(fd).st_size
-        if size == 0:
-            return
-        if os.pread(fd, 1, size - 1) == b"\n":
-            return
-        pos = size
-        chunk = 65536
-        cut = 0
-        while pos > 0:
-            start = max(0, pos - chunk)
-            data = os.pread(fd, pos - start, start)
-            i = data.rfind(b"\n")
-            if i >= 0:
-                cut = start + i + 1
-                break
-            pos = start
-        torn = os.pread(fd, size - cut, cut)
-        qdir = path.parent / QUARANTINE_DIR
-        qdir.mkdir(exist_ok=True)
-        qpath = qdir / f"{path.name}.{int(time.time() * 1000)}.torn"
-        ff_atomic_write(qpath, torn)
-        os.ftruncate(fd, cut)
-        os.fsync(fd)
-        self.stats.quarantined_lines += 1
-        logger.warning("repaired torn tail of %s (%d bytes quarantined in %s)", path, len(torn), qpath)
+        cut = ff_repair_torn_tail(fd, path)
+        if cut:
+            self.stats.quarantined_lines += 1
+            logger.warning("repaired torn tail of %s (%d bytes quarantined)", path, cut)
 
     def _drop_open(self, key: tuple[str, str]) -> None:
         part = self._open.pop(key, None)
