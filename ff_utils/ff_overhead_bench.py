@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH_NAME = "overhead"
-BENCH_HELP = "CPU % of one core used by continuous collection (target <= 0.5% at a 1 s interval)"
+BENCH_HELP = "CPU %% of one core used by continuous collection (target <= 0.5%% at a 1 s interval)"
 BENCH_EXAMPLE = "example: ff-metrics bench overhead --duration 60 --interval 1"
 
 

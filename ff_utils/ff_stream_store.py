@@ -294,6 +294,7 @@ class FFStreamStore(FFStreamStoreProtocol):
         if (
             b is None
             or self._slow
+            or b.day is not self._day_str  # another stream rolled the day: this batch is yesterday's
             or not (self._day_start <= t < self._day_end)
             or self._buffered >= self._room_limit
             or b.count >= self._batch_limit
@@ -330,6 +331,8 @@ class FFStreamStore(FFStreamStoreProtocol):
                 return False
             day = self._day_str if self._day_start <= t < self._day_end else self._roll_day(t)
             b = self._buffers.get(stream)
+            if b is not None and b.day == day:
+                b.day = day  # same day, recomputed string: keep the fast path's identity check true
             if b is None or b.day != day:
                 if b is not None:
                     self._pending.append(b)
@@ -431,6 +434,15 @@ class FFStreamStore(FFStreamStoreProtocol):
                     if not self._pending:
                         break
                     batch = self._pending[0]
+                for k in [k for k in touched if k[0] == batch.stream and k[1] != batch.day]:
+                    # opening the next day closes this stream's previous part: sync it first
+                    prev = touched.pop(k)
+                    if fsync:
+                        try:
+                            os.fsync(prev.fd)
+                        except OSError as exc:
+                            self._note_failure(exc)
+                            ok = False
                 try:
                     part = self._write_batch(batch)
                 except OSError as exc:

@@ -253,3 +253,33 @@ def test_copy_tree_readable_elsewhere(tmp_path: Path) -> None:
     s.close()
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     assert list(FFStreamStore(tmp_path / "b", store_config()).read("alerts")) == [{"x": 1}]
+
+
+def test_day_rollover_seen_by_one_stream_applies_to_all(tmp_path: Path) -> None:
+    clock = FFManualClock(datetime(2026, 11, 1, 23, 59, 59, tzinfo=UTC))
+    s = make_store(tmp_path, clock)
+    s.append("error_rates", {"d": 1})
+    s.append("performance", {"d": 1})
+    clock.advance(2)
+    s.append("performance", {"d": 2})  # this stream rolls the cached day
+    s.append("error_rates", {"d": 2})  # must not join yesterday's open batch
+    s.close()
+    for stream in ("error_rates", "performance"):
+        days = {p.day.isoformat(): [r["d"] for r in s.read(stream, p.day, p.day)] for p in s.iter_partitions(stream)}
+        assert days == {"2026-11-01": [1], "2026-11-02": [2]}, stream
+
+
+def test_flush_across_midnight_syncs_each_day_without_bad_descriptors(tmp_path: Path) -> None:
+    clock = FFManualClock(datetime(2026, 11, 1, 23, 59, 59, tzinfo=UTC))
+    s = make_store(tmp_path, clock, fsync_policy="batch")
+    for _ in range(3):
+        s.append("performance", {"x": 1})
+        s.append("error_rates", {"x": 1})
+    clock.advance(2)
+    for _ in range(3):
+        s.append("performance", {"x": 2})
+        s.append("error_rates", {"x": 2})
+    assert s.flush() is True
+    assert s.stats.write_failures == 0, s.stats.last_error
+    s.close()
+    assert sum(1 for _ in s.read("performance")) == 6

@@ -1,0 +1,270 @@
+"""Hourly rollups: hot path, mergeability across writers, rebuild from raw, erasure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+
+from ff_class_configs.ff_analytics_config import FFAnalyticsConfigDTO
+from ff_utils.ff_bi_workload import EVENT_STREAM, generate_system_samples, generate_user_events
+from ff_utils.ff_clock import FFManualClock, ff_parse_iso
+from ff_utils.ff_distinct_sketch import ff_key64
+from ff_utils.ff_rollup_accumulator import (
+    FFRollupAccumulator,
+    FFRollupAggregate,
+    erase_user_from_rollups,
+)
+from ff_utils.ff_rollup_index import FFRollupIndex
+from ff_utils.ff_rollup_rebuild import compute_rollups, rebuild_rollups
+from ff_utils.ff_stream_store import FFStreamStore
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class _Event:
+    """FFUserAnalyticsDTO-like record as the privacy facade hands it over (plus event_type)."""
+
+    timestamp: str
+    user_hash: str
+    session_id: str = ""
+    event_type: str = ""
+    features_used: list[str] = field(default_factory=list)
+    platform: str = ""
+    user_segment: str = ""
+    session_duration_seconds: int = 0
+    satisfaction_rating: int | None = None
+    conversion_events: list[str] = field(default_factory=list)
+    return_user: bool = False
+
+
+def _cfg() -> FFAnalyticsConfigDTO:
+    cfg = FFAnalyticsConfigDTO()
+    cfg.fsync_policy = "never"
+    cfg.max_buffered_records = 1_000_000
+    return cfg
+
+
+def _write_workload(root: Path, events: list[dict[str, Any]], writers: int, system: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
+    """Several writers (own store + own accumulator each) share one clock following the events."""
+    clock = FFManualClock(START)
+    stores = [FFStreamStore(root, _cfg(), clock=clock, writer_id=f"w{i}") for i in range(writers)]
+    accs = [FFRollupAccumulator(s.writer_id, emit=lambda r, s=s: s.append_many("rollups", r)) for s in stores]
+    merged = sorted([(e["timestamp"], 0, i, e) for i, e in enumerate(events)] +
+                    [(e["timestamp"], 1, i, e) for i, e in enumerate(system)])
+    for ts, kind, i, rec in merged:
+        clock.set(ff_parse_iso(ts))
+        w = i % writers
+        if kind == 0:
+            stores[w].append(EVENT_STREAM.get(rec["event_type"], "engagement_metrics"), rec)
+            accs[w].observe_user_event(_Event(**{k: v for k, v in rec.items() if k in _Event.__slots__}))
+        else:
+            stores[w].append("resource_usage", rec["resource"])
+            stores[w].append("performance", rec["window"])
+            stores[w].append("performance", {"timestamp": ts, "kind": "metric", "name": "x", "mean": 1.0})
+            accs[w].observe_system(SimpleNamespace(**rec["dto"]))
+        if i % 997 == 0:  # a flush mid-hour emits a partial delta for that hour
+            accs[w].flush()
+    for a, s in zip(accs, stores, strict=True):
+        a.flush()
+        s.flush()
+        s.close()
+
+
+def _canon(hours: dict[str, FFRollupAggregate]) -> dict[str, Any]:
+    return {hk: a.canonical() for hk, a in hours.items()}
+
+
+@pytest.fixture()
+def workload(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    events = list(generate_user_events(6000, start=START, days=3, users=300, seed=3))
+    system = list(generate_system_samples(start=START, days=3, interval_s=900))
+    _write_workload(tmp_path, events, writers=3, system=system)
+    return tmp_path, events
+
+
+def test_incremental_equals_rebuilt_and_rebuild_replaces(workload: tuple[Path, list[dict[str, Any]]]) -> None:
+    root, _events = workload
+    store = FFStreamStore(root, _cfg(), writer_id="reader")
+    index = FFRollupIndex(store)
+    index.refresh()
+    incremental = {hk: index.hour_full(hk).canonical() for hk in index.hour_aggs}
+    assert len(incremental) == 72
+    serial = _canon(compute_rollups(store, START, START + timedelta(days=3), workers=1))
+    parallel = _canon(compute_rollups(store, START, START + timedelta(days=3), workers=2, parallel_threshold_bytes=0))
+    assert serial == incremental
+    assert parallel == incremental
+    res = rebuild_rollups(store, START, START + timedelta(days=3), workers=2, parallel_threshold_bytes=0)
+    assert res["hours"] == 72 and res["records_written"] == 72 and res["records_removed"] > 72
+    assert index.refresh()
+    assert {hk: index.hour_full(hk).canonical() for hk in index.hour_aggs} == incremental
+    # the rollup stream now holds exactly one record per hour, no manifest left behind
+    recs = list(store.read("rollups"))
+    assert sorted(r["hour"] for r in recs) == sorted(incremental)
+    assert not list((root / "analytics" / "business_intelligence" / "rollups").rglob("_compaction.json"))
+
+
+def test_per_writer_merge_equals_rollup_of_merged_data(tmp_path: Path) -> None:
+    events = list(generate_user_events(3000, start=START, days=1, users=120, seed=5))
+    out_split: list[dict[str, Any]] = []
+    out_one: list[dict[str, Any]] = []
+    writers = [FFRollupAccumulator(f"w{i}", emit=out_split.extend) for i in range(4)]
+    single = FFRollupAccumulator("one", emit=out_one.extend)
+    for i, e in enumerate(events):
+        writers[(i * 7) % 4].observe_user_dict(e)
+        single.observe_user_dict(e)
+    for w in writers:
+        w.flush()
+    single.flush()
+
+    def merge(recs: list[dict[str, Any]]) -> dict[str, Any]:
+        hours: dict[str, FFRollupAggregate] = {}
+        for r in recs:
+            a = FFRollupAggregate.from_record(orjson.loads(orjson.dumps(r)))
+            hours[r["hour"]] = a if r["hour"] not in hours else hours[r["hour"]].merge(a)
+        return _canon(hours)
+
+    assert len(out_split) > len(out_one) == 24
+    assert merge(out_split) == merge(out_one)
+    # hour -> day: merging the 24 hours equals one aggregate built in any order
+    day_a = FFRollupAggregate()
+    for r in out_one:
+        day_a.merge(FFRollupAggregate.from_record(r))
+    day_b = FFRollupAggregate()
+    for r in reversed(out_split):
+        day_b.merge(FFRollupAggregate.from_record(r))
+    assert day_a.canonical() == day_b.canonical()
+    assert day_a.users.count() == len({e["user_hash"] for e in events})
+
+
+def test_hour_closes_when_a_later_hour_arrives() -> None:
+    out: list[dict[str, Any]] = []
+    acc = FFRollupAccumulator("w", emit=out.extend)
+    acc.observe_user_event(_Event("2026-11-01T10:59:59.000000Z", "u1", event_type="session_start"))
+    assert out == [] and acc.open_hours == ["2026-11-01T10"]
+    acc.observe_user_event(_Event("2026-11-01T11:00:00.000000Z", "u2", event_type="page_view"))
+    assert [r["hour"] for r in out] == ["2026-11-01T10"]
+    assert out[0]["sessions"] == 1 and out[0]["users"] == [ff_key64("u1")]
+    acc.close_before("2026-11-01T12")
+    assert [r["hour"] for r in out] == ["2026-11-01T10", "2026-11-01T11"]
+
+
+def test_rebuild_fold_matches_hot_path_on_odd_records() -> None:
+    recs: list[Any] = [
+        {"timestamp": "2026-11-01T10:00:00Z", "user_hash": "a", "event_type": "session_end"},  # no duration -> 0
+        {"timestamp": "2026-11-01T10:05:00Z", "user_hash": "", "event_type": "feature_usage", "features_used": ["x"]},
+        {"timestamp": "2026-11-01T10:06:00Z", "user_hash": "b", "platform": None, "user_segment": "power",
+         "satisfaction_rating": 4, "conversion_events": ["buy", "buy"]},
+        {"timestamp": "2026-11-01T10:07:00+00:00", "user_hash": "c", "event_type": "page_view", "platform": "web"},
+        {"timestamp": "2026-11-01 11:07:00+00:00", "user_hash": "d", "event_type": "page_view"},  # odd layout
+        {"timestamp": "2026-11-01T09:59:00Z", "user_hash": "e", "event_type": "page_view"},  # late, earlier hour
+        {"timestamp": "2026-11-02T00:00:00Z", "user_hash": "f"},  # outside the range
+        {"timestamp": None, "user_hash": "g"},
+        "not a record",
+    ]
+    out: list[dict[str, Any]] = []
+    acc = FFRollupAccumulator("rebuild", emit=out.extend)
+    for r in recs:
+        if isinstance(r, dict) and r.get("timestamp") and r["timestamp"] < "2026-11-02":
+            acc.observe_user_dict(r)
+    acc.flush()
+    fast: list[dict[str, Any]] = []
+    fold = FFRollupAccumulator("rebuild", emit=fast.extend, auto_close=False)
+    fold.fold_user_dicts(recs, "2026-11-01T00", "2026-11-02T00")
+    fold.flush()
+
+    def canon(rs: list[dict[str, Any]]) -> dict[str, Any]:
+        hours: dict[str, FFRollupAggregate] = {}
+        for r in rs:
+            a = FFRollupAggregate.from_record(r)
+            hours[r["hour"]] = a if r["hour"] not in hours else hours[r["hour"]].merge(a)
+        return _canon(hours)
+
+    assert canon(fast) == canon(out)
+    assert len(fast) == 3  # one record per hour: no hour closed early
+    c = canon(out)
+    assert c["2026-11-01T11"]["events"] == 1 and c["2026-11-01T10"]["events"] == 4
+    assert c["2026-11-01T10"]["durations"]["n"] == 1 and c["2026-11-01T10"]["conversions"] == {"buy": 2}
+
+
+def test_erase_user_from_rollups(workload: tuple[Path, list[dict[str, Any]]]) -> None:
+    root, events = workload
+    victim = events[10]["user_hash"]
+    store = FFStreamStore(root, _cfg(), writer_id="eraser")
+    key = ff_key64(victim)
+    before = [r for r in store.read("rollups") if key in r["users"]]
+    assert before
+    changed = erase_user_from_rollups(store, victim)
+    assert changed == len(before)
+    after = list(store.read("rollups"))
+    assert all(key not in r["users"] for r in after)
+    index = FFRollupIndex(store)
+    index.refresh()
+    assert key not in index.first_seen
+    for r in after:  # index lists still point inside the shrunk user lists
+        n = len(r["users"])
+        for cat in ("type_users", "feature_users", "platform_users", "segment_users"):
+            assert all(0 <= i < n for v in r[cat].values() for i in v)
+    # open (not yet emitted) hours forget the user too
+    acc = FFRollupAccumulator("w")
+    acc.observe_user_event(_Event("2026-11-05T01:00:00Z", victim, features_used=["chat"]))
+    assert acc.erase_user(victim) == 1
+    assert acc.flush()[0]["users"] == []
+    with pytest.raises(ValueError, match="user_hash"):
+        erase_user_from_rollups(store, "")
+
+
+def test_pack_byte_mask_matches_naive_bitmap() -> None:
+    import random
+
+    from ff_utils.ff_rollup_index import ff_pack_byte_mask
+
+    rng = random.Random(4)
+    for n in (1, 8, 9, 64, 65, 5000):
+        size = (n // 8 + 1) * 8
+        ids = set(rng.sample(range(n), max(1, n // 3)))
+        buf = bytearray(size)
+        for i in ids:
+            buf[i] = 1
+        assert ff_pack_byte_mask(buf) == sum(1 << i for i in ids)
+
+
+def test_interrupted_rebuild_is_never_double_counted(workload: tuple[Path, list[dict[str, Any]]],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash after the new rollup file is written but before the old ones are removed: readers
+    honour the manifest (no duplicates) and the next rebuild rolls the replacement forward."""
+    import ff_utils.ff_rollup_rebuild as rb
+
+    root, _events = workload
+    store = FFStreamStore(root, _cfg(), writer_id="crash")
+    index = FFRollupIndex(store)
+    index.refresh()
+    expected = {hk: index.hour_full(hk).canonical() for hk in index.hour_aggs}
+    real_unlink = rb.os.unlink
+    calls = {"n": 0}
+
+    def failing_unlink(path: Any) -> None:
+        calls["n"] += 1
+        raise OSError(28, "simulated crash while removing superseded files")
+
+    monkeypatch.setattr(rb.os, "unlink", failing_unlink)
+    with pytest.raises(OSError, match="simulated"):
+        rebuild_rollups(store, START, START + timedelta(days=3), workers=1)
+    monkeypatch.setattr(rb.os, "unlink", real_unlink)
+    assert calls["n"] == 1
+    manifests = list((root / "analytics" / "business_intelligence" / "rollups").rglob("_compaction.json"))
+    assert len(manifests) == 1  # the first partition was interrupted mid-replacement
+    fresh = FFRollupIndex(store)
+    fresh.refresh()
+    assert {hk: fresh.hour_full(hk).canonical() for hk in fresh.hour_aggs} == expected  # old sources hidden by the manifest: no double count
+    rebuild_rollups(store, START, START + timedelta(days=3), workers=1)
+    assert not list((root / "analytics" / "business_intelligence" / "rollups").rglob("_compaction.json"))
+    assert len(list(store.read("rollups"))) == 72
+    fresh.refresh()
+    assert {hk: fresh.hour_full(hk).canonical() for hk in fresh.hour_aggs} == expected
