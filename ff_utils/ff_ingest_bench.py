@@ -26,7 +26,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _one(policy: str, n: int, batch: int, root: Path) -> float:
     from ff_class_configs.ff_analytics_config import FFAnalyticsConfigDTO
-
     from ff_utils.ff_stream_store import FFStreamStore
 
     cfg = replace(FFAnalyticsConfigDTO(), fsync_policy=policy, write_batch_size=batch, max_buffered_records=max(n, 100_000) * 2)
