@@ -88,6 +88,22 @@ _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
 _URL_RE = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
 
 
+CATEGORY_STREAMS: dict[str, tuple[str, ...]] = {
+    "system_metrics": ("performance", "health_checks", "resource_usage", "error_rates", "alerts"),
+    "user_analytics": ("behavior_patterns", "feature_usage", "session_analytics", "engagement_metrics"),
+    "business_intelligence": (
+        "usage_trends",
+        "optimization_insights",
+        "capacity_planning",
+        "roi_analytics",
+        "rollups",
+    ),
+    "compliance": ("audit_logs", "privacy_events", "security_events"),
+}
+"""The store's streams by category (directory layout ``<category>/<stream>/date=.../``)."""
+STREAM_NAMES: tuple[str, ...] = tuple(s for streams in CATEGORY_STREAMS.values() for s in streams)
+
+
 def _values(enum: type[Enum]) -> list[str]:
     return [m.value for m in enum]
 
@@ -330,6 +346,9 @@ class FFAnalyticsConfigDTO(FFConfigBase):
     write_max_delay_seconds: float = 1.0
     max_buffered_records: int = 100_000
     buffer_full_policy: str = BufferFullPolicy.DROP.value
+    # per-stream exceptions to buffer_full_policy (compliance events wait for room by default)
+    buffer_full_block_streams: list[str] = field(default_factory=lambda: ["privacy_events", "security_events"])
+    buffer_full_drop_streams: list[str] = field(default_factory=list)
     block_timeout_seconds: float = 0.05
     free_space_reserve_mb: int = 64
     writer_id: str = ""  # "" = derived from host, pid and start time
@@ -383,6 +402,12 @@ class FFAnalyticsConfigDTO(FFConfigBase):
                 f"({self.max_buffered_records}) must be >= write_batch_size ({self.write_batch_size})",
             )
         c.choice("buffer_full_policy", _values(BufferFullPolicy))
+        c.each_choice("buffer_full_block_streams", STREAM_NAMES)
+        c.each_choice("buffer_full_drop_streams", STREAM_NAMES)
+        if c.ok("buffer_full_block_streams", "buffer_full_drop_streams"):
+            both = sorted(set(self.buffer_full_block_streams) & set(self.buffer_full_drop_streams))
+            if both:
+                c.err("buffer_full_drop_streams", f"{both} also listed in buffer_full_block_streams")
         c.at_least("block_timeout_seconds", 0)
         c.at_least("free_space_reserve_mb", 0)
         if c.ok("writer_id") and self.writer_id and not _WRITER_RE.fullmatch(self.writer_id):

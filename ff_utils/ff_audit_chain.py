@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from ff_utils.ff_clock import FFClock, ff_iso
-from ff_utils.ff_file_ops import ff_fsync_dir, ff_repair_torn_tail
+from ff_utils.ff_file_ops import ff_fsync_dir, ff_publish_new_file, ff_repair_torn_tail
 from ff_utils.ff_json_utils import ff_dumps, ff_read_json, ff_write_json
 from ff_utils.ff_logging import get_logger
 
@@ -46,6 +46,7 @@ GENESIS_HASH = "0" * 64
 AUDIT_FILE = "audit.jsonl"
 COMPACTED_PREFIX = "compacted"
 CHECKPOINT_FILE = "audit_checkpoints.jsonl"
+_CHAIN_FIELDS = frozenset({"seq", "prev_hash", "hmac"})
 ANCHOR_FILE = "audit_anchor.json"
 LOCK_FILE = ".audit.lock"
 MANIFEST = "_compaction.json"
@@ -85,21 +86,7 @@ def load_or_create_audit_key(path: str | os.PathLike[str]) -> tuple[bytes, str]:
     """
     p = Path(path)
     if not p.exists():
-        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = p.parent / f".{p.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_hex(32).encode() + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, p)
-            ff_fsync_dir(p.parent)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
+        ff_publish_new_file(p, secrets.token_hex(32).encode() + b"\n")  # loses a race: reads the winner's
     st = os.stat(p)
     problem = ""
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -294,19 +281,26 @@ def repair_torn_tail(path: Path, fd: int | None = None) -> int:
 
 
 def _last_records(path: Path) -> list[bytes]:
-    """Complete lines at the end of ``path`` (plain: the last 64 KiB; gzip: whole file)."""
+    """Complete lines at the end of ``path`` (plain: the last 64 KiB, more until it holds a complete
+    line, so a record longer than the window cannot hide the head; gzip: whole file)."""
     if path.name.endswith(".gz"):
         with gzip.open(path, "rb") as fh:
             data = fh.read()
     else:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            start = max(0, size - 65536)
-            fh.seek(start)
-            data = fh.read()
-            if start > 0:
+            window = 65536
+            while True:
+                start = max(0, size - window)
+                fh.seek(start)
+                data = fh.read(size - start)
+                if start == 0:
+                    break
                 nl = data.find(b"\n")
-                data = data[nl + 1 :] if nl >= 0 else b""
+                if nl >= 0 and data.find(b"\n", nl + 1) >= 0:  # a complete line after the cut
+                    data = data[nl + 1 :]
+                    break
+                window *= 4
     lines = data.split(b"\n")
     lines.pop()  # after the last newline: empty or torn
     return lines
@@ -347,6 +341,8 @@ class FFAuditChainWriter:
         self.records_appended = 0
         self.checkpoints_written = 0
         self.torn_tails_repaired = 0
+        self.durability_failures = 0
+        self._unsure: tuple[Path, int] | None = None
         self._lock_fd: int | None = None
         self._tlock = threading.RLock()
         self._depth = 0
@@ -375,6 +371,19 @@ class FFAuditChainWriter:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         finally:
             self._tlock.release()
+
+    def after_fork(self) -> None:
+        """Child of ``os.fork()``: drop the inherited lock descriptor without unlocking (it shares the
+        parent's open file description, so it would neither exclude the parent nor be safe to unlock)."""
+        if self._lock_fd is not None:
+            try:
+                os.close(self._lock_fd)
+            except OSError:
+                pass
+        self._lock_fd = None
+        self._tlock = threading.RLock()
+        self._depth = 0
+        self._unsure = None
 
     def close(self) -> None:
         with self._tlock:
@@ -436,9 +445,15 @@ class FFAuditChainWriter:
             ):
                 day = date.fromordinal(day.toordinal() + 1)
                 ddir = self.audit_dir / f"date={day.isoformat()}"
+            seqs: list[int] = []
+            if self._unsure is not None:  # a failed write may have left some of these records
+                seqs = self._already_written(entries)
+                entries = entries[len(seqs):]
+                if not entries:
+                    return seqs
+                head = self._head()
             data = bytearray()
             seq, prev = head.seq, head.hash
-            seqs: list[int] = []
             for entry in entries:
                 seq += 1
                 line, prev = seal_line(self.mac, build_record_body(seq, prev, entry))
@@ -447,12 +462,45 @@ class FFAuditChainWriter:
             self._write(ddir, data)
             self.records_appended += len(entries)
             if seq // self.checkpoint_every > head.seq // self.checkpoint_every:
-                self._write_checkpoint(seq, prev)
+                try:
+                    self._write_checkpoint(seq, prev)
+                except OSError as exc:  # the records are written; the next checkpoint covers them
+                    self.durability_failures += 1
+                    logger.error("audit chain: checkpoint at seq %d failed: %s", seq, exc)
             return seqs
         finally:
             self._unlock()
 
+    def _already_written(self, entries: list[dict[str, Any]]) -> list[int]:
+        """Sequence numbers of the leading ``entries`` that a failed write left complete in the file
+        (it could not be truncated back), so a retry never appends them twice."""
+        path, start = self._unsure  # type: ignore[misc]
+        self._unsure = None
+        self.torn_tails_repaired += bool(repair_torn_tail(path))
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                lines = fh.read().split(b"\n")[:-1]
+        except FileNotFoundError:
+            return []
+        seqs: list[int] = []
+        for line in lines:
+            if len(seqs) == len(entries):
+                break
+            try:
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                break
+            if {k: v for k, v in rec.items() if k not in _CHAIN_FIELDS} != orjson.loads(ff_dumps(entries[len(seqs)])):
+                break
+            seqs.append(int(rec["seq"]))
+        if seqs:
+            logger.warning("audit chain: %d record(s) of a failed write were complete; not rewritten", len(seqs))
+        return seqs
+
     def _write(self, ddir: Path, data: bytes | bytearray) -> None:
+        """Append ``data`` to the day's file. Raises OSError only when the records are not in the file
+        (a failed write is cut back; if even that fails, the next append skips what landed)."""
         created_dir = not ddir.exists()
         if created_dir:
             ddir.mkdir(parents=True, exist_ok=True)
@@ -472,12 +520,21 @@ class FFAuditChainWriter:
                 try:
                     os.ftruncate(fd, start)
                 except OSError:
+                    if not view:  # written completely, only the fsync failed: keep them, not durable
+                        self.durability_failures += 1
+                        logger.error("audit chain: fsync of %s failed; records written, not durable", path)
+                        return
+                    self._unsure = (path, start)
                     logger.error("audit chain: could not truncate %s after a failed write", path)
                 raise
         finally:
             os.close(fd)
         if created and self.fsync:
-            ff_fsync_dir(ddir)
+            try:
+                ff_fsync_dir(ddir)
+            except OSError as exc:  # the records are in the file; only the new entry's durability is open
+                self.durability_failures += 1
+                logger.error("audit chain: fsync of %s failed: %s", ddir, exc)
 
     # -------------------------------------------------------------- checkpoints
     def _write_checkpoint(self, seq: int, head_hash: str) -> dict[str, Any]:

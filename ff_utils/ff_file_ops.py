@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +23,76 @@ def ff_fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+_PENDING_UNLINK: set[str] = set()
+_pending_lock = threading.Lock()
+
+
+def ff_unlink_temp(path: str | os.PathLike[str]) -> None:
+    """Remove a temp file; if the file system refuses (EIO, EROFS ...), remember it and retry from
+    ``ff_retry_pending_unlinks`` (called by later atomic writes and flushes), so a fault never leaves
+    a stray temp behind once the volume recovers."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        with _pending_lock:
+            _PENDING_UNLINK.add(os.fspath(path))
+        logger.warning("could not remove temp file %s (will retry): %s", path, exc)
+
+
+def ff_retry_pending_unlinks() -> int:
+    """Retry removing temp files a fault left behind; returns how many are still pending."""
+    if not _PENDING_UNLINK:
+        return 0
+    with _pending_lock:
+        paths = list(_PENDING_UNLINK)
+    for p in paths:
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue
+        with _pending_lock:
+            _PENDING_UNLINK.discard(p)
+    return len(_PENDING_UNLINK)
+
+
+def ff_write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    """``os.write`` until every byte of ``data`` is written (short writes happen near a full disk)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def ff_publish_new_file(path: str | os.PathLike[str], data: bytes, mode: int = 0o600) -> bool:
+    """Create ``path`` with ``data`` unless it exists; True if this call created it.
+
+    The data is written completely to a private temp file (``mode``), fsynced and ``os.link``-ed
+    into place, which fails when another process won the race; so nobody ever reads a partial file
+    and concurrent creators agree on one content. Used for keys.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = p.parent / f".{p.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        try:
+            ff_write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, p)
+        except FileExistsError:
+            return False
+        ff_fsync_dir(p.parent)
+        return True
+    finally:
+        ff_unlink_temp(tmp)
+
+
 def ff_ensure_directory(path: str | os.PathLike[str], mode: int = 0o755) -> Path:
     """Create ``path`` and its parents if missing; return it as a ``Path``."""
     p = Path(path)
@@ -36,6 +108,7 @@ def ff_atomic_write(
     Writes a temp file in the same directory, fsyncs it, ``os.replace``s it over the target and
     fsyncs the directory. On any failure the temp file is removed and the old file is untouched.
     """
+    ff_retry_pending_unlinks()
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     directory = target.parent
@@ -43,10 +116,7 @@ def ff_atomic_write(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         try:
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            ff_write_all(fd, payload)
             if fsync:
                 os.fsync(fd)
             os.fchmod(fd, mode)
@@ -54,10 +124,7 @@ def ff_atomic_write(
             os.close(fd)
         os.replace(tmp_name, target)
     except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
+        ff_unlink_temp(tmp_name)
         raise
     if fsync:
         ff_fsync_dir(directory)

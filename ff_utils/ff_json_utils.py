@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -27,37 +28,86 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
 
 
+_LS = "\u2028".encode()
+_PS = "\u2029".encode()
+_NEL = "\u0085".encode()
+
+
+def ff_line_safe(data: bytes | bytearray) -> bytes | bytearray:
+    """Escape U+2028, U+2029 and U+0085 in serialized JSON as ``\\u2028`` etc.
+
+    orjson writes them raw (valid JSON), but ``str.splitlines`` and some log tools treat them as
+    line breaks. In JSON output they can only occur inside strings, so the escape is lossless.
+    """
+    if _LS in data or _PS in data or _NEL in data:
+        return data.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029").replace(_NEL, b"\\u0085")
+    return data
+
+
 def ff_dumps(obj: Any) -> bytes:
-    """Serialize to compact JSON bytes (dataclasses, enums, datetimes natively; NaN/Inf -> null)."""
+    """Serialize to compact JSON bytes (dataclasses, enums, datetimes natively; NaN/Inf -> null).
+
+    Integers beyond 64 bits become decimal strings, lone surrogates in strings become U+FFFD and
+    U+2028/U+2029/U+0085 are escaped, so the output is always valid UTF-8 on one line.
+    """
     try:
-        return orjson.dumps(obj, default=_default, option=_OPTS)
+        out = orjson.dumps(obj, default=_default, option=_OPTS)
     except orjson.JSONEncodeError as exc:
-        if "Integer exceeds 64-bit range" in str(exc):
-            return orjson.dumps(_stringify_big_ints(obj), default=_default, option=_OPTS)
-        raise
+        if not _recoverable(exc):
+            raise
+        out = orjson.dumps(_json_safe(obj), default=_default, option=_OPTS)
+    return ff_line_safe(out)  # type: ignore[return-value]
 
 
-def _stringify_big_ints(obj: Any) -> Any:
-    if isinstance(obj, bool):
+def _recoverable(exc: Exception) -> bool:
+    msg = str(exc)
+    return "64-bit" in msg or "surrogates" in msg
+
+
+def _json_safe(obj: Any) -> Any:
+    """A copy of ``obj`` orjson can always serialize: big ints as strings, lone surrogates as U+FFFD."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+            return obj
+        except UnicodeEncodeError:  # pairs written as two code points recombine, lone ones -> U+FFFD
+            return obj.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if obj is None or isinstance(obj, (bool, float)):
         return obj
-    if isinstance(obj, int) and not (-(2**63) <= obj < 2**64):
-        return str(obj)
+    if isinstance(obj, int):
+        return obj if -(2**63) <= obj < 2**64 else str(obj)
     if isinstance(obj, dict):
-        return {k: _stringify_big_ints(v) for k, v in obj.items()}
+        return {_json_safe(k): _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_stringify_big_ints(v) for v in obj]
-    return obj
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return _json_safe(_default(obj)) if _sortable(obj) else [_json_safe(v) for v in obj]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _json_safe(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        return _json_safe(to_dict())
+    return obj  # datetimes, enums, UUIDs ...: orjson handles them
+
+
+def _sortable(items: Any) -> bool:
+    try:
+        sorted(items)
+        return True
+    except TypeError:
+        return False
 
 
 def ff_dumps_line(obj: Any) -> bytes:
-    """One JSONL line: compact JSON plus ``\\n``. orjson escapes control characters, and U+2028/2029
-    are not line breaks for JSONL readers, so a record is always exactly one line."""
+    """One JSONL line: compact JSON plus ``\\n``, exactly one line whatever the values hold
+    (orjson escapes control characters; see ``ff_dumps`` for the rest)."""
     try:
-        return orjson.dumps(obj, default=_default, option=_OPTS | orjson.OPT_APPEND_NEWLINE)
+        out = orjson.dumps(obj, default=_default, option=_OPTS | orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError as exc:
-        if "Integer exceeds 64-bit range" in str(exc):
-            return ff_dumps(obj) + b"\n"
-        raise
+        if not _recoverable(exc):
+            raise
+        return ff_dumps(obj) + b"\n"
+    return ff_line_safe(out)  # type: ignore[return-value]
 
 
 def ff_loads(data: bytes | str) -> Any:
@@ -69,8 +119,10 @@ def ff_write_json(path: str | os.PathLike[str], obj: Any, *, indent: bool = True
     opts = _OPTS | (orjson.OPT_INDENT_2 if indent else 0)
     try:
         payload = orjson.dumps(obj, default=_default, option=opts)
-    except orjson.JSONEncodeError:
-        payload = orjson.dumps(_stringify_big_ints(obj), default=_default, option=opts)
+    except orjson.JSONEncodeError as exc:
+        if not _recoverable(exc):
+            raise
+        payload = orjson.dumps(_json_safe(obj), default=_default, option=opts)
     return ff_atomic_write(path, payload + b"\n")
 
 

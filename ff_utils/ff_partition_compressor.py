@@ -32,7 +32,7 @@ from typing import Any
 
 from ff_utils.ff_audit_chain import LOCK_FILE
 from ff_utils.ff_clock import FFClock
-from ff_utils.ff_file_ops import ff_atomic_write, ff_fsync_dir
+from ff_utils.ff_file_ops import ff_atomic_write, ff_fsync_dir, ff_write_all
 from ff_utils.ff_json_utils import ff_read_json, ff_write_json
 from ff_utils.ff_logging import get_logger
 from ff_utils.ff_stream_store import COMPACTION_MANIFEST, QUARANTINE_DIR, STREAM_CATEGORY, partition_files
@@ -290,9 +290,7 @@ def _read_source(src: Path, fd: int) -> bytes:
 def _write_fsync(path: Path, payload: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(fd, view) :]
+        ff_write_all(fd, payload)
         os.fsync(fd)
     finally:
         os.close(fd)

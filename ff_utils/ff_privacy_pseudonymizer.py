@@ -22,7 +22,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from ff_utils.ff_file_ops import ff_fsync_dir
+from ff_utils.ff_file_ops import ff_publish_new_file
 from ff_utils.ff_logging import get_logger
 
 logger = get_logger(__name__)
@@ -112,28 +112,11 @@ def _read_or_create_key_file(path: Path) -> bytes:
         return _read_key_file(path)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_bytes(32)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        try:
-            os.write(fd, key.hex().encode() + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # atomic publish; fails when another process won the race
-            ff_fsync_dir(path.parent)
-            logger.info("generated pseudonym key %s (mode 0600)", path)
-            return key
-        except FileExistsError:
-            return _read_key_file(path)
-    finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    if ff_publish_new_file(path, key.hex().encode() + b"\n"):  # atomic publish; loses a race: read it
+        logger.info("generated pseudonym key %s (mode 0600)", path)
+        return key
+    return _read_key_file(path)
 
 
 class FFPseudonymizer:

@@ -26,30 +26,19 @@ from typing import Any
 
 import orjson
 
+from ff_class_configs.ff_analytics_config import CATEGORY_STREAMS
 from ff_protocols.ff_stream_store_protocol import FFStreamStoreProtocol
 from ff_utils.ff_clock import FFClock, ff_iso
 from ff_utils.ff_file_ops import QUARANTINE_DIR, ff_atomic_write, ff_fsync_dir, ff_repair_torn_tail
-from ff_utils.ff_json_utils import _OPTS, _default, ff_dumps_line, ff_read_json
+from ff_utils.ff_json_utils import _OPTS, _default, ff_dumps_line, ff_line_safe, ff_read_json
 from ff_utils.ff_jsonl_reader import BAD_LINE, FFStoreCorruptionError, ff_iter_jsonl_lines
 from ff_utils.ff_logging import get_logger
 
 logger = get_logger(__name__)
 
-CATEGORY_STREAMS: dict[str, tuple[str, ...]] = {
-    "system_metrics": ("performance", "health_checks", "resource_usage", "error_rates", "alerts"),
-    "user_analytics": ("behavior_patterns", "feature_usage", "session_analytics", "engagement_metrics"),
-    "business_intelligence": (
-        "usage_trends",
-        "optimization_insights",
-        "capacity_planning",
-        "roi_analytics",
-        "rollups",
-    ),
-    "compliance": ("audit_logs", "privacy_events", "security_events"),
-}
 STREAM_CATEGORY: dict[str, str] = {s: c for c, streams in CATEGORY_STREAMS.items() for s in streams}
-PRIORITY_CATEGORIES = frozenset({"compliance"})
-"""Categories that keep writing inside the free-space reserve."""
+PRIORITY_STREAMS = frozenset({*CATEGORY_STREAMS["compliance"], "alerts"})
+"""Streams that keep writing inside the free-space reserve (compliance records and alerts)."""
 
 _orjson_dumps = orjson.dumps
 _json_default = _default
@@ -200,6 +189,13 @@ class FFStreamStore(FFStreamStoreProtocol):
         self.max_delay = float(getattr(config, "write_max_delay_seconds", 1.0))
         self.max_buffered = max(1, int(getattr(config, "max_buffered_records", 100_000)))
         self.buffer_full_policy = str(getattr(config, "buffer_full_policy", "drop"))
+        block = set(getattr(config, "buffer_full_block_streams", ()) or ())
+        drop = set(getattr(config, "buffer_full_drop_streams", ()) or ())
+        self.blocking_streams = frozenset(
+            s for s in STREAM_CATEGORY
+            if s in block or (self.buffer_full_policy == "block" and s not in drop)
+        )
+        """Streams whose full buffer waits up to ``block_timeout_seconds`` for room (others drop)."""
         self.block_timeout = float(getattr(config, "block_timeout_seconds", 0.05))
         self.reserve_bytes = int(float(getattr(config, "free_space_reserve_mb", 0)) * 1024 * 1024)
         self._room_limit = self.max_buffered - 1
@@ -219,6 +215,7 @@ class FFStreamStore(FFStreamStoreProtocol):
         self._pending: deque[_Batch] = deque()
         self._buffered = 0
         self._open: dict[tuple[str, str], _OpenPart] = {}
+        self._cut_back: dict[Path, tuple[int, int]] = {}  # part file -> (inode, size to cut back to)
         self._day_str = ""
         self._day_start = 0.0
         self._day_end = -1.0
@@ -227,6 +224,7 @@ class FFStreamStore(FFStreamStoreProtocol):
         self._stop = False
         self._closed = False
         self._slow = self.fsync_policy == "always"  # closed or always-fsync: take the full path
+        self._warned_closed = False
         self._retry_after = 0.0
         self._reserve_checked_at = 0.0
         self._reserve_low = False
@@ -244,6 +242,8 @@ class FFStreamStore(FFStreamStoreProtocol):
             f"{self._fixed_writer_id}-{os.getpid()}" if self._fixed_writer_id else ff_default_writer_id()
         )
         self._init_runtime_state()
+        self.stats = FFStoreStatsDTO()  # the child's health describes the child's writes
+        self.dropped_by_stream = {}
         if was_closed:
             self._closed = self._slow = True
 
@@ -321,11 +321,19 @@ class FFStreamStore(FFStreamStoreProtocol):
         return n if self._append_lines(stream, buf, n) else 0
 
     def _append_lines(self, stream: str, data: bytes | bytearray, n: int) -> bool:
-        if self._closed:
-            raise RuntimeError("store is closed")
+        if self._closed:  # a host call racing shutdown: dropped and counted, never raised
+            with self._lock:
+                self.stats.records_dropped += n
+                self.dropped_by_stream[stream] = self.dropped_by_stream.get(stream, 0) + n
+            if not self._warned_closed:
+                self._warned_closed = True
+                logger.warning("analytics store is closed: records appended after close() are dropped")
+            return False
         t = self._time()
         with self._lock:
-            if self._buffered + n > self.max_buffered and not self._make_room(n):
+            if self._buffered + n > self.max_buffered and (
+                stream not in self.blocking_streams or not self._make_room(n)
+            ):
                 self.stats.records_dropped += n
                 self.dropped_by_stream[stream] = self.dropped_by_stream.get(stream, 0) + n
                 return False
@@ -359,9 +367,7 @@ class FFStreamStore(FFStreamStoreProtocol):
         return True
 
     def _make_room(self, n: int) -> bool:
-        """Called with ``_lock`` held when the buffer is full; True if there is room now."""
-        if self.buffer_full_policy != "block":
-            return False
+        """Called with ``_lock`` held when the buffer is full (blocking stream); True if there is room now."""
         deadline = time.monotonic() + self.block_timeout
         for b in list(self._buffers.values()):
             self._pending.append(b)
@@ -474,7 +480,7 @@ class FFStreamStore(FFStreamStoreProtocol):
         logger.warning("analytics store write failed (will retry): %s", exc)
 
     def _reserve_blocks(self, stream: str) -> bool:
-        if self.reserve_bytes <= 0 or STREAM_CATEGORY[stream] in PRIORITY_CATEGORIES:
+        if self.reserve_bytes <= 0 or stream in PRIORITY_STREAMS:
             return False
         now = time.monotonic()
         if now - self._reserve_checked_at >= 1.0:
@@ -506,7 +512,8 @@ class FFStreamStore(FFStreamStoreProtocol):
                 fcntl.flock(fd, fcntl.LOCK_SH)
                 st = os.fstat(fd)
             start = st.st_size
-            view = memoryview(batch.data)
+            payload = ff_line_safe(batch.data)  # U+2028/2029/0085 escaped: splitlines-safe lines
+            view = memoryview(payload)
             try:
                 while view:
                     view = view[os.write(fd, view):]
@@ -514,9 +521,11 @@ class FFStreamStore(FFStreamStoreProtocol):
                 try:
                     os.ftruncate(fd, start)
                 except OSError:
-                    # Could not cut the partial bytes back: forget this descriptor so the next
-                    # attempt reopens the file and repairs the torn tail before appending.
+                    # Could not cut the partial bytes back: forget this descriptor; the next attempt
+                    # reopens the file and cuts it back to ``start`` first (this writer owns the part
+                    # file, so nothing else appended), so no complete record of the batch is doubled.
                     logger.error("could not truncate %s after a failed write", part.path)
+                    self._cut_back[part.path] = (st.st_ino, start)
                     self._open.pop((batch.stream, batch.day), None)
                     _close_quietly(fd)
                     fd = -1
@@ -529,7 +538,7 @@ class FFStreamStore(FFStreamStoreProtocol):
                     pass
         self.stats.records_written += batch.count
         self.stats.batches_written += 1
-        self.stats.bytes_written += len(batch.data)
+        self.stats.bytes_written += len(payload)
         return part
 
     def _open_part(self, stream: str, day: str) -> _OpenPart:
@@ -547,6 +556,13 @@ class FFStreamStore(FFStreamStoreProtocol):
         path = d / f"part-{self.writer_id}.jsonl"
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            cut = self._cut_back.get(path)
+            if cut is not None:  # a failed batch left bytes that could not be cut back then
+                st = os.fstat(fd)
+                if st.st_ino == cut[0] and st.st_size >= cut[1]:
+                    os.ftruncate(fd, cut[1])
+                    logger.warning("cut %s back to %d bytes after an earlier failed write", path, cut[1])
+                del self._cut_back[path]
             self._repair_tail(fd, path)
         except OSError:
             os.close(fd)

@@ -87,6 +87,8 @@ EXTRA_ANALYTICS = {
     "write_max_delay_seconds": 1.0,
     "max_buffered_records": 100_000,
     "buffer_full_policy": "drop",
+    "buffer_full_block_streams": ["privacy_events", "security_events"],
+    "buffer_full_drop_streams": [],
     "block_timeout_seconds": 0.05,
     "free_space_reserve_mb": 64,
     "writer_id": "",

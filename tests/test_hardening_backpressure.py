@@ -58,3 +58,52 @@ def test_free_space_reserve_stops_raw_events_but_not_compliance(tmp_path: Path, 
     assert list(s.read("performance")) == []
     assert [r["compliance"] for st in ("audit_logs", "privacy_events") for r in s.read(st)] == [1, 2]
     s.close()
+
+
+def test_per_stream_choice_block_for_compliance_drop_for_raw(tmp_path: Path, monkeypatch) -> None:
+    """Global policy 'drop', compliance events listed as blocking (the default), one raw stream
+    forced to drop under a global 'block': each stream follows its own documented choice."""
+    cfg = store_config(max_buffered_records=10, write_batch_size=5, block_timeout_seconds=0.2,
+                       buffer_full_policy="drop")
+    assert cfg.buffer_full_block_streams == ["privacy_events", "security_events"]  # the default
+    s = FFStreamStore(tmp_path, cfg, writer_id="w")
+    assert "privacy_events" in s.blocking_streams and "performance" not in s.blocking_streams
+
+    def eio(fd, data):
+        raise OSError(5, "EIO")
+
+    monkeypatch.setattr(ff_stream_store.os, "write", eio)
+    for i in range(10):
+        assert s.append("performance", {"i": i})
+    t0 = time.monotonic()
+    assert s.append("performance", {"i": 10}) is False  # drop: immediately
+    raw_wait = time.monotonic() - t0
+    t0 = time.monotonic()
+    assert s.append("privacy_events", {"kind": "opt_out"}) is False  # block: waited, then counted
+    block_wait = time.monotonic() - t0
+    assert raw_wait < 0.1 <= 0.2 <= block_wait + 0.02
+    assert s.dropped_by_stream == {"performance": 1, "privacy_events": 1}
+    monkeypatch.undo()
+    s.close()
+
+    cfg2 = store_config(buffer_full_policy="block", buffer_full_drop_streams=["performance"])
+    s2 = FFStreamStore(tmp_path / "b", cfg2, writer_id="w")
+    assert "performance" not in s2.blocking_streams and "feature_usage" in s2.blocking_streams
+    s2.close()
+
+
+def test_per_stream_lists_are_validated() -> None:
+    from ff_class_configs.ff_config_base import FFConfigError
+
+    for overrides, needle in (
+        ({"buffer_full_block_streams": ["nope"]}, "buffer_full_block_streams[0]: unknown value 'nope'"),
+        ({"buffer_full_block_streams": ["alerts"], "buffer_full_drop_streams": ["alerts"]},
+         "buffer_full_drop_streams: ['alerts'] also listed"),
+    ):
+        cfg = store_config(**overrides)
+        try:
+            cfg.raise_if_invalid()
+        except FFConfigError as exc:
+            assert needle in str(exc), str(exc)
+        else:
+            raise AssertionError(f"{overrides} accepted")
