@@ -8,8 +8,11 @@ lives in ``ff_utils``. Each domain contributes one facade mixin (``ff_utils/ff_*
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import os
+import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,15 +24,56 @@ from ff_utils.ff_analysis_facade import FFAnalysisFacadeMixin
 from ff_utils.ff_bi_facade import FFBIFacadeMixin
 from ff_utils.ff_clock import FFClock, ff_iso
 from ff_utils.ff_compliance_facade import FFComplianceFacadeMixin
+from ff_utils.ff_file_ops import ff_retry_pending_unlinks
 from ff_utils.ff_json_utils import ff_dumps, ff_read_json, ff_write_json
 from ff_utils.ff_logging import get_logger
 from ff_utils.ff_privacy_facade import FFPrivacyFacadeMixin
-from ff_utils.ff_stream_store import STREAM_CATEGORY, FFStreamStore
+from ff_utils.ff_stream_store import (
+    ATEXIT_FLUSH_TIMEOUT_SECONDS,
+    STREAM_CATEGORY,
+    FFStreamStore,
+    ff_validate_name,
+)
 from ff_utils.ff_system_facade import FFSystemFacadeMixin
 
 __all__ = ["FFMetricsCollectionManager", "main"]
 
 TickHook = Callable[[Any], Awaitable[None]]
+
+_LIVE_MANAGERS: weakref.WeakSet[FFMetricsCollectionManager] = weakref.WeakSet()
+
+
+def _close_managers_at_exit() -> None:
+    """atexit: close every open manager (aggregates, audit queue, index deltas, then the store), in
+    a worker thread bounded by ``ATEXIT_FLUSH_TIMEOUT_SECONDS``; the store's own exit flush follows."""
+    managers = [m for m in list(_LIVE_MANAGERS) if not m._closed]
+    if not managers:
+        return
+
+    def work() -> None:
+        for m in managers:
+            try:
+                m.close_sync()
+            except Exception:  # never raise at interpreter exit
+                m.logger.exception("closing the analytics manager at exit failed")
+
+    t = threading.Thread(target=work, name="ff-manager-atexit", daemon=True)
+    t.start()
+    t.join(ATEXIT_FLUSH_TIMEOUT_SECONDS)
+    if t.is_alive():
+        get_logger("manager").error(
+            "closing analytics managers at exit took over %.1fs; what is still buffered may be lost",
+            ATEXIT_FLUSH_TIMEOUT_SECONDS,
+        )
+
+
+def _reset_managers_in_child() -> None:
+    """``os.fork()`` child: every live manager drops what belongs to the parent (see ``_after_fork``)."""
+    for m in list(_LIVE_MANAGERS):
+        try:
+            m._after_fork_in_child()
+        except Exception:  # never break the host's fork
+            m.logger.exception("resetting the analytics manager after fork failed")
 
 
 class FFMetricsCollectionManager(
@@ -62,6 +106,8 @@ class FFMetricsCollectionManager(
                 f"config: expected FFConfigurationManagerConfigDTO, got {type(config).__name__}"
             )
         config.raise_if_invalid()
+        if clock is not None and not isinstance(clock, FFClock):
+            raise TypeError(f"clock: expected an FFClock (or FFManualClock), got {type(clock).__name__}")
         self.config = config
         self.analytics_config = config.analytics
         self.clock: FFClock = clock or FFClock()
@@ -82,6 +128,7 @@ class FFMetricsCollectionManager(
         self._flush_hooks: list[Callable[[], None]] = []
         self._close_hooks: list[Callable[[], None]] = []
         self._tick_hooks: list[TickHook] = []
+        self._fork_hooks: list[Callable[[], None]] = []
         self._periodic_jobs: dict[str, tuple[float, Callable[[], Awaitable[Any]]]] = {}
         self._initialized = False
         self._closed = False
@@ -91,26 +138,54 @@ class FFMetricsCollectionManager(
         self._init_alert()
         self._init_compliance()
         self._init_analysis()
+        _LIVE_MANAGERS.add(self)
 
     # ------------------------------------------------------------------ hooks for the domain mixins
-    def add_flush_hook(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` (sync) at the start of every ``flush()`` and ``close()``."""
+    def add_flush_hook(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` (sync) at the start of every ``flush()`` and ``close()``; a hook returning
+        False (something kept for retry) makes ``flush()`` return False."""
+        _check_callable(fn)
         self._flush_hooks.append(fn)
 
     def add_close_hook(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` (sync) on ``close()`` after the last flush."""
+        _check_callable(fn)
         self._close_hooks.append(fn)
+
+    def add_fork_hook(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` (sync) in the child after ``os.fork()``, after the store took a new writer id:
+        drop the parent's buffered state, reset locks and background threads."""
+        _check_callable(fn)
+        self._fork_hooks.append(fn)
+
+    def _after_fork_in_child(self) -> None:
+        # The store (registered first) already has a fresh writer id, empty buffers and no flusher.
+        # Whatever the parent buffered (aggregates, audit entries, index deltas, notifications) is
+        # the parent's to write; the child starts empty so nothing is written twice.
+        for hook in list(self._fork_hooks):
+            hook()
 
     def add_tick_hook(self, fn: TickHook) -> None:
         """Await ``fn(metrics_dto)`` after each collection tick."""
+        _check_callable(fn)
         self._tick_hooks.append(fn)
 
     def register_periodic_job(
         self, name: str, interval_seconds: float, fn: Callable[[], Awaitable[Any]]
     ) -> None:
-        """Have the collection loop run ``fn`` every ``interval_seconds`` (its own cadence)."""
-        if not isinstance(interval_seconds, (int, float)) or interval_seconds <= 0:
-            raise ValueError(f"interval_seconds: must be > 0, got {interval_seconds!r}")
+        """Have the collection loop run ``fn`` every ``interval_seconds`` (its own cadence).
+
+        ``name`` matches ``^[a-z0-9_]{1,64}$`` (it names the job's task and stats); registering a name
+        again replaces that job.
+        """
+        ff_validate_name(name, "name")
+        if (
+            isinstance(interval_seconds, bool)
+            or not isinstance(interval_seconds, (int, float))
+            or not 0 < interval_seconds < float("inf")
+        ):
+            raise ValueError(f"interval_seconds: must be a finite number > 0, got {interval_seconds!r}")
+        _check_callable(fn)
         self._periodic_jobs[name] = (float(interval_seconds), fn)
 
     def audit(
@@ -135,6 +210,8 @@ class FFMetricsCollectionManager(
         Starts continuous collection when ``start_collection`` is true, or when it is None and
         ``enable_real_time_metrics`` is set. Returns False (logged) on an I/O failure.
         """
+        if start_collection is not None and not isinstance(start_collection, bool):
+            raise TypeError(f"start_collection: expected bool or None, got {type(start_collection).__name__}")
         try:
             digest, changed = await asyncio.to_thread(self._initialize_sync)
         except OSError as exc:
@@ -189,18 +266,31 @@ class FFMetricsCollectionManager(
         ff_write_json(meta_path, metadata)
         return digest, changed
 
-    def flush(self) -> None:
-        """Emit pending aggregates and write every buffered record (durable per fsync policy)."""
+    def flush(self) -> bool:
+        """Emit pending aggregates and write every buffered record (durable per fsync policy).
+
+        Returns True when everything recorded before the call is written (and synced per policy),
+        False when something could not be written yet (an I/O fault: logged, counted, kept buffered
+        and retried); it never raises an I/O error.
+        """
+        ok = True
         for hook in list(self._flush_hooks):
             try:
-                hook()
+                if hook() is False:
+                    ok = False
             except Exception:  # a hook bug must not lose the store's buffers
+                ok = False
                 self.logger.exception("flush hook %r failed", hook)
-        self.store.flush()
+        ok = self.store.flush() and ok
+        if ff_retry_pending_unlinks():  # temp files a fault left behind, removed once it clears
+            ok = False
+        return ok
 
-    async def aflush(self) -> None:
-        """``flush()`` off the event loop."""
-        await asyncio.to_thread(self.flush)
+    async def aflush(self) -> bool:
+        """``flush()`` off the event loop; same result."""
+        if getattr(self, "_restart_collection_after_fork", False):
+            self._resume_after_fork()  # type: ignore[attr-defined]
+        return await asyncio.to_thread(self.flush)
 
     async def close(self) -> None:
         """Stop collection, flush everything, run close hooks; idempotent."""
@@ -212,6 +302,9 @@ class FFMetricsCollectionManager(
                 await stop()
             except Exception:
                 self.logger.exception("stop_continuous_collection failed during close")
+        drain = getattr(self, "_drain_background_jobs", None)
+        if drain is not None:  # periodic jobs started by run_collection_tick() finish before the flush
+            await drain()
         await asyncio.to_thread(self._close_sync)
 
     def close_sync(self) -> None:
@@ -238,6 +331,11 @@ class FFMetricsCollectionManager(
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _check_callable(fn: Any, what: str = "fn") -> None:
+    if not callable(fn):
+        raise TypeError(f"{what}: expected a callable, got {type(fn).__name__}")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -267,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     from ff_utils.ff_cli_main import run_cli
 
     return run_cli(argv)
+
+
+atexit.register(_close_managers_at_exit)  # runs before the store's own exit flush (LIFO)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_managers_in_child)
 
 
 if __name__ == "__main__":

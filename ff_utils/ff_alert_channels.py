@@ -113,6 +113,14 @@ class FFAlertChannels:
         self._pending = 0
         self._idle = threading.Condition(self._lock)
 
+    def after_fork(self) -> None:
+        """Child of ``os.fork()``: empty queue, new lock and worker (the parent's thread is gone)."""
+        self._queue = queue.Queue(maxsize=self._queue.maxsize)
+        self._worker = None
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._idle = threading.Condition(self._lock)
+
     def _st(self, channel: str, target: str) -> FFChannelStatusDTO:
         key = (channel, target)
         st = self._status.get(key)

@@ -10,6 +10,7 @@ comes from the injected clock; one evaluation is O(rules that watch the given me
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ __all__ = ["FFAlertEngine", "FFAlertEngineStatsDTO", "ff_alert_class"]
 
 logger = get_logger(__name__)
 HOUR = 3600.0
+MAX_MESSAGE = 4096  # alert message and resolution notes (characters)
 STATUS_FIRING = "firing"
 STATUS_ACKNOWLEDGED = "acknowledged"
 STATUS_RESOLVED = "resolved"
@@ -131,6 +133,7 @@ class FFAlertEngine:
         return rule
 
     def remove_rule(self, rule_id: str) -> bool:
+        _check_str(rule_id, "rule_id")
         rule = self.rules.pop(rule_id, None)
         if rule is None:
             return False
@@ -327,6 +330,7 @@ class FFAlertEngine:
         """firing -> acknowledged; False when unknown or resolved (re-acknowledging keeps the first)."""
         _check_str(alert_id, "alert_id")
         _check_str(by, "acknowledged_by")
+        _check_text(by, "acknowledged_by", 128)
         alert = self.alerts.get(alert_id)
         if alert is None or alert.status == STATUS_RESOLVED:
             return False
@@ -345,8 +349,7 @@ class FFAlertEngine:
     def resolve(self, alert_id: str, notes: str, now: float | None = None, by: str = "operator") -> bool:
         """-> resolved with ``resolution_time_seconds``; False when unknown or already resolved."""
         _check_str(alert_id, "alert_id")
-        if not isinstance(notes, str):
-            raise TypeError(f"resolution_notes: expected str, got {type(notes).__name__}")
+        _check_text(notes, "resolution_notes", MAX_MESSAGE)
         alert = self.alerts.get(alert_id)
         if alert is None or alert.status == STATUS_RESOLVED:
             return False
@@ -389,6 +392,16 @@ class FFAlertEngine:
         now: float | None = None,
     ) -> Any:
         """Fire (or refresh) an alert from another domain; same dedup, cooldown and budget."""
+        _check_text(message, "message", MAX_MESSAGE)
+        for name, v in (("current_value", current_value), ("threshold_value", threshold_value)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"{name}: expected a number, got {type(v).__name__}")
+            if not math.isfinite(v):
+                raise ValueError(f"{name}: must be a finite number, got {v!r}")
+        if labels is not None and not isinstance(labels, Mapping):
+            raise TypeError(f"labels: expected a mapping of str -> str, got {type(labels).__name__}")
+        if isinstance(recommended_actions, (str, bytes)) or not isinstance(recommended_actions, Iterable):
+            raise TypeError(f"recommended_actions: expected an iterable of str, got {type(recommended_actions).__name__}")
         rule = FFAlertRuleDTO(
             rule_id=rule_id, metric=metric_name or "external", threshold=float(threshold_value),
             severity=severity, alert_type=alert_type, title=title, labels=dict(labels or {}),
@@ -414,6 +427,8 @@ class FFAlertEngine:
 
     def clear_alert(self, rule_id: str, component: str = "", now: float | None = None) -> bool:
         """Auto-resolve the active alert of ``(rule_id, component)``; False when none is active."""
+        _check_str(rule_id, "rule_id")
+        _check_text(component, "component", 128)
         s = self._series.get((rule_id, component))
         if s is None or s.alert is None:
             return False
@@ -574,4 +589,11 @@ def _iso_t(t: float) -> str:
 
 def _check_str(v: Any, name: str) -> None:
     if not isinstance(v, str) or not v:
-        raise ValueError(f"{name}: must be a non-empty string, got {v!r}")
+        raise ValueError(f"{name}: must be a non-empty string, got {v!r:.80}")
+
+
+def _check_text(v: Any, name: str, limit: int) -> None:
+    if not isinstance(v, str):
+        raise TypeError(f"{name}: expected str, got {type(v).__name__}")
+    if len(v) > limit:
+        raise ValueError(f"{name}: at most {limit} characters, got {len(v)}")

@@ -8,6 +8,7 @@ Rules are evaluated on every collection tick (tick hook) and on instrument windo
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -50,6 +51,13 @@ class FFAlertFacadeMixin:
         self._alert_engine.restore(r.alerts, r.last_notified, r.budget, r.fired_t)
         self.add_tick_hook(self._alert_on_tick)
         self.add_close_hook(self._alert_on_close)
+        self.add_fork_hook(self._alert_after_fork)
+
+    def _alert_after_fork(self) -> None:
+        """Child of ``os.fork()``: the parent delivers its queued notifications; fresh worker here.
+        Alert state is kept (what a restart would replay from the log)."""
+        self._alert_channels.after_fork()
+        self._alert_store_counts = None
 
     # ------------------------------------------------------------------ evaluation
     async def _alert_on_tick(self, metrics: Any) -> None:
@@ -61,7 +69,7 @@ class FFAlertFacadeMixin:
         """Raise ``builtin.store_drops`` while the store drops records or fails writes; clear it after."""
         st = self.store.stats
         counts = (int(getattr(st, "records_dropped", 0)), int(getattr(st, "write_failures", 0)))
-        prev = getattr(self, "_alert_store_counts", None) or counts
+        prev = getattr(self, "_alert_store_counts", None) or (0, 0)  # the store counts from zero
         self._alert_store_counts = counts
         dropped, failures = counts[0] - prev[0], counts[1] - prev[1]
         if dropped > 0 or failures > 0:
@@ -84,8 +92,12 @@ class FFAlertFacadeMixin:
         for k, v in values.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise TypeError(f"values[{k!r}]: expected a number, got {type(v).__name__}")
-            if not isinstance(k, (str, tuple)):
-                raise TypeError(f"values: keys must be a metric name or (metric, component), got {k!r}")
+            if not math.isfinite(v):  # NaN compares false: it would look like "condition cleared"
+                raise ValueError(f"values[{k!r}]: must be a finite number, got {v!r}")
+            if not isinstance(k, (str, tuple)) or (
+                isinstance(k, tuple) and (len(k) != 2 or not all(isinstance(x, str) for x in k))
+            ):
+                raise TypeError(f"values: keys must be a metric name or (metric, component), got {k!r:.80}")
             clean[k] = float(v)
         return self._alert_engine.evaluate(clean)
 
@@ -100,6 +112,7 @@ class FFAlertFacadeMixin:
         return self._alert_engine.add_rule(rule)
 
     def remove_alert_rule(self, rule_id: str) -> bool:
+        """Remove a rule by id; False when there is none (``ValueError`` for a non-str/empty id)."""
         return self._alert_engine.remove_rule(rule_id)
 
     def list_alert_rules(self) -> list[FFAlertRuleDTO]:
@@ -148,6 +161,8 @@ class FFAlertFacadeMixin:
         return ok
 
     def get_alert(self, alert_id: str) -> Any:
+        if not isinstance(alert_id, str) or not alert_id:
+            raise ValueError(f"alert_id: must be a non-empty string, got {alert_id!r:.80}")
         return self._alert_engine.alerts.get(alert_id)
 
     async def get_alert_history(
@@ -166,8 +181,14 @@ class FFAlertFacadeMixin:
             raise ValueError(f"severity: must be one of {', '.join(SEVERITY_RANK)}, got {severity!r}")
         if status is not None and status not in _STATUSES:
             raise ValueError(f"status: must be one of {', '.join(_STATUSES)}, got {status!r}")
-        if not isinstance(limit, int) or limit < 1:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit: must be an int >= 1, got {limit!r}")
+        for name, v in (("start", start), ("end", end)):
+            if v is not None and not isinstance(v, datetime):
+                raise TypeError(f"{name}: expected datetime or None, got {type(v).__name__}")
+        for name, v in (("rule_id", rule_id), ("component", component)):
+            if v is not None and not isinstance(v, str):
+                raise TypeError(f"{name}: expected str or None, got {type(v).__name__}")
         await self.store.aflush()
         snaps = await asyncio.to_thread(self._alert_log.alert_snapshots, start, end)
         out = []
@@ -186,8 +207,8 @@ class FFAlertFacadeMixin:
 
     async def get_recovery_analytics(self, window_days: float = 7.0) -> dict[str, Any]:
         """MTTR, resolution distribution, success rates, trend and recommendations from the log."""
-        if isinstance(window_days, bool) or not isinstance(window_days, (int, float)) or window_days <= 0:
-            raise ValueError(f"window_days: must be > 0, got {window_days!r}")
+        if isinstance(window_days, bool) or not isinstance(window_days, (int, float)) or not 0 < window_days < math.inf:
+            raise ValueError(f"window_days: must be a finite number > 0, got {window_days!r}")
         await self.store.aflush()
         now = self.clock.now()
 
@@ -222,6 +243,8 @@ class FFAlertFacadeMixin:
 
     async def wait_alert_work(self, timeout: float = 10.0) -> bool:
         """Wait for remediation runs and queued channel deliveries (tests, shutdown)."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout < math.inf:
+            raise ValueError(f"timeout: must be a finite number >= 0, got {timeout!r}")
         await self._alert_remediation.drain()
         return await asyncio.to_thread(self._alert_channels.wait_idle, timeout)
 

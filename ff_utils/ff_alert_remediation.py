@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import re
 import time
 from collections.abc import Callable
@@ -73,8 +74,10 @@ class FFAlertRemediation:
             raise TypeError(f"action: must be callable, got {type(action).__name__}")
         if isinstance(failure_threshold, bool) or not isinstance(failure_threshold, int) or failure_threshold < 1:
             raise ValueError(f"failure_threshold: must be an int >= 1, got {failure_threshold!r}")
-        if isinstance(cooldown_s, bool) or not isinstance(cooldown_s, (int, float)) or cooldown_s < 0:
-            raise ValueError(f"cooldown_s: must be a number >= 0, got {cooldown_s!r}")
+        if isinstance(cooldown_s, bool) or not isinstance(cooldown_s, (int, float)) or not 0 <= cooldown_s < math.inf:
+            raise ValueError(f"cooldown_s: must be a finite number >= 0, got {cooldown_s!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name: expected str or None, got {type(name).__name__}")
         name = name or f"{rule_id}:{getattr(action, '__name__', 'action')}"
         if not _NAME_RE.fullmatch(name):
             raise ValueError(f"name: must match [A-Za-z0-9_.:-]{{1,128}}, got {name!r}")

@@ -117,10 +117,18 @@ class FFAlertRuleDTO:
             isinstance(k, str) and isinstance(v, str) for k, v in self.labels.items()
         ):
             raise ValueError("labels: must be a dict of str -> str")
+        if len(self.labels) > 32 or any(len(k) > 128 or len(v) > 256 for k, v in self.labels.items()):
+            raise ValueError("labels: at most 32 labels, keys of at most 128 and values of at most 256 characters")
+        for name, limit in (("title", 256), ("description", 4096)):
+            v = getattr(self, name)
+            if not isinstance(v, str):
+                raise TypeError(f"{name}: expected str, got {type(v).__name__}")
+            if len(v) > limit:
+                raise ValueError(f"{name}: at most {limit} characters, got {len(v)}")
         if not isinstance(self.component, str) or len(self.component) > 128:
             raise ValueError(f"component: must be a string of at most 128 characters, got {self.component!r}")
-        if not isinstance(self.alert_type, str) or not self.alert_type:
-            raise ValueError(f"alert_type: must be a non-empty string, got {self.alert_type!r}")
+        if not isinstance(self.alert_type, str) or not 1 <= len(self.alert_type) <= 64:
+            raise ValueError(f"alert_type: must be a string of 1..64 characters, got {self.alert_type!r:.80}")
         if self.hysteresis_percent is not None and (
             isinstance(self.hysteresis_percent, bool)
             or not isinstance(self.hysteresis_percent, (int, float))
@@ -129,6 +137,10 @@ class FFAlertRuleDTO:
             raise ValueError(f"hysteresis_percent: must be None or within [0, 100], got {self.hysteresis_percent!r}")
         if not isinstance(self.recommended_actions, list):
             raise ValueError("recommended_actions: must be a list of strings")
+        if len(self.recommended_actions) > 32 or not all(
+            isinstance(a, str) and len(a) <= 1024 for a in self.recommended_actions
+        ):
+            raise ValueError("recommended_actions: at most 32 strings of at most 1024 characters each")
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
@@ -265,6 +277,6 @@ def ff_instrument_values(rows: Any) -> dict[tuple[str, str], float]:
         else:
             pairs = [(name, row.get("mean"))] + [(f"{name}.{k}", row.get(k)) for k in ("p95", "p99", "max", "count")]
         for metric, v in pairs:
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
                 out[(metric, comp)] = float(v)
     return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -80,6 +81,23 @@ _SEV_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 MIN_POINTS = 10
 
 
+_METRIC_NAME_RE = re.compile(r"[a-z0-9_]{1,64}")
+
+
+def _check_metric(m: Any, name: str = "metric") -> str:
+    """A metric name as stored (``^[a-z0-9_]{1,64}$``, like instrument names); else ``ValueError``."""
+    if not isinstance(m, str) or not m:
+        raise ValueError(f"{name}: expected a non-empty metric name, got {m!r:.80}")
+    if not _METRIC_NAME_RE.fullmatch(m):
+        raise ValueError(f"{name}: {m!r:.80} is not a metric name (^[a-z0-9_]{{1,64}}$)")
+    return m
+
+
+def _check_flag(v: Any, name: str) -> None:
+    if type(v) is not bool:
+        raise TypeError(f"{name}: expected bool, got {type(v).__name__}")
+
+
 def _num(v: Any) -> float | None:
     if type(v) is float or type(v) is int:
         f = float(v)
@@ -127,6 +145,12 @@ class FFAnalysisFacadeMixin:
         for name, w in (("anomaly_window", anomaly_window), ("capacity_window", capacity_window),
                         ("pattern_window", pattern_window)):
             ff_parse_window(w, name)
+        for name, iv in (("anomaly_interval_seconds", anomaly_interval_seconds),
+                         ("capacity_interval_seconds", capacity_interval_seconds),
+                         ("pattern_interval_seconds", pattern_interval_seconds)):
+            if iv is not None and (isinstance(iv, bool) or not isinstance(iv, (int, float))
+                                   or not 0 < iv < math.inf):
+                raise ValueError(f"{name}: must be a finite number > 0 or None, got {iv!r}")
         names = []
 
         async def anomalies() -> None:
@@ -159,10 +183,14 @@ class FFAnalysisFacadeMixin:
         self, metrics: Iterable[str], start: datetime, end: datetime
     ) -> dict[str, list[tuple[float, float]]]:
         """``{metric: [(epoch, value), ...]}`` from the stored streams in ``[start, end]`` (sync)."""
+        if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Iterable):
+            raise TypeError(f"metrics: expected an iterable of metric names, got {type(metrics).__name__}")
+        for name, v in (("start", start), ("end", end)):
+            if not isinstance(v, datetime):
+                raise TypeError(f"{name}: expected datetime, got {type(v).__name__}")
         wanted = list(dict.fromkeys(metrics))
         for m in wanted:
-            if not isinstance(m, str) or not m:
-                raise ValueError(f"metric: expected a non-empty metric name, got {m!r}")
+            _check_metric(m)
         out: dict[str, list[tuple[float, float]]] = {m: [] for m in wanted}
         t_lo, t_hi = start.timestamp(), end.timestamp()
         by_stream: dict[str, list[str]] = {"resource_usage": [], "performance": []}
@@ -227,7 +255,8 @@ class FFAnalysisFacadeMixin:
         (regression; default window/7 clamped to [1h, 1d]), ``horizon`` (forecast; default
         window/7 clamped to [1h, 7d]), ``raise_alerts`` (default False), ``end``.
         """
-        raise_alerts = bool(kwargs.pop("raise_alerts", False))
+        raise_alerts = kwargs.pop("raise_alerts", False)
+        _check_flag(raise_alerts, "raise_alerts")
         pending: list[tuple[str, list[Any], float]] = []
         res = await asyncio.to_thread(self.analyze_sync, metric, window, alert_sink=pending if raise_alerts else None,
                                       **kwargs)
@@ -252,8 +281,11 @@ class FFAnalysisFacadeMixin:
         collects ``(metric, anomalies, now)`` instead so that an async caller can raise them on
         the event loop thread.
         """
-        if metric is not None and (not isinstance(metric, str) or not metric):
-            raise ValueError(f"metric: expected a non-empty metric name or None, got {metric!r}")
+        if metric is not None:
+            _check_metric(metric)
+        if isinstance(kinds, (str, bytes)) or (kinds is not None and not isinstance(kinds, Iterable)):
+            raise TypeError(f"kinds: expected an iterable of kind names or None, got {type(kinds).__name__}")
+        _check_flag(raise_alerts, "raise_alerts")
         kinds_set = set(ANALYSIS_KINDS if kinds is None else kinds)
         bad = kinds_set - set(ANALYSIS_KINDS)
         if bad:
@@ -441,6 +473,7 @@ class FFAnalysisFacadeMixin:
         return await asyncio.to_thread(self.learn_patterns_sync, window, write=write)
 
     def learn_patterns_sync(self, window: str | float = "7d", *, write: bool = True) -> dict[str, Any]:
+        _check_flag(write, "write")
         start, end_dt, _ = self._analysis_window(window)
         self._flush_for_analysis()
         learner = FFPatternLearner(min_occurrences=self._pattern_min_occ, confidence_threshold=self._pattern_conf,
@@ -488,6 +521,7 @@ class FFAnalysisFacadeMixin:
         return await asyncio.to_thread(self.forecast_capacity_sync, window, write=write)
 
     def forecast_capacity_sync(self, window: str | float = "7d", *, write: bool = True) -> list[dict[str, Any]]:
+        _check_flag(write, "write")
         start, end_dt, _ = self._analysis_window(window)
         self._flush_for_analysis()
         names = [m for pair in CAPACITY_RESOURCES.values() for m in pair]

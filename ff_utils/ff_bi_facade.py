@@ -73,6 +73,7 @@ class FFBIFacadeMixin:
         self._bi_observe_user_event = self._bi_acc.observe_user_event  # type: ignore[method-assign]
         self._bi_observe_user_dict = self._bi_acc.observe_user_dict  # type: ignore[method-assign]
         self.add_flush_hook(self._bi_flush_hook)  # type: ignore[attr-defined]
+        self.add_fork_hook(self._bi_after_fork)  # type: ignore[attr-defined]
         self.add_tick_hook(self._bi_tick)  # type: ignore[attr-defined]
         if self._bi_enabled and any(
             _setting(ac, f"generate_{REPORT_KINDS[k]}_reports", True) for k in REPORT_KINDS
@@ -90,6 +91,11 @@ class FFBIFacadeMixin:
 
     def _bi_emit(self, records: list[dict[str, Any]]) -> None:
         self.store.append_many(ROLLUP_STREAM, records)  # type: ignore[attr-defined]
+
+    def _bi_after_fork(self) -> None:
+        """Child of ``os.fork()``: the parent emits its open hours; the child's rollups start empty."""
+        self._bi_acc.after_fork(self.store.writer_id)  # type: ignore[attr-defined]
+        self._bi_lock = threading.Lock()
 
     def _bi_flush_hook(self) -> None:
         self._bi_acc.flush()
@@ -130,6 +136,8 @@ class FFBIFacadeMixin:
         self, period: str = "day", *, start: datetime | None = None, end: datetime | None = None, write: bool = True
     ) -> tuple[Any, FFBIResult | None]:
         """``(dto, FFBIResult)``: the DTO plus the details (bounds, figures behind rules, reasons)."""
+        if type(write) is not bool:
+            raise TypeError(f"write: expected bool, got {type(write).__name__}")
         label, _s, _e = resolve_period(period, self.clock.now(), start, end)  # type: ignore[attr-defined]
         if not self._bi_enabled:
             dto = self._bi_make_dto({"analysis_period": label})
@@ -192,6 +200,8 @@ class FFBIFacadeMixin:
         for name, v in (("start", start), ("end", end)):
             if not isinstance(v, datetime):
                 raise TypeError(f"{name}: expected datetime, got {type(v).__name__}")
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            raise ValueError(f"workers: must be an int >= 1 or None, got {workers!r}")  # before the journal
         await self.aflush()  # type: ignore[attr-defined]
         try:
             res = await asyncio.to_thread(self._bi_rebuild_sync, start, end, workers)
@@ -218,8 +228,16 @@ class FFBIFacadeMixin:
         format of ``report_output_formats``; existing reports are kept unless ``force``; a period
         without any rollup gets no report (logged). Returns the paths written."""
         ac = self.analytics_config  # type: ignore[attr-defined]
+        for name, v in (("kinds", kinds), ("formats", formats)):
+            if v is not None and (isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple))):
+                raise TypeError(f"{name}: expected a list of str or None, got {type(v).__name__}")
+        if type(force) is not bool:
+            raise TypeError(f"force: expected bool, got {type(force).__name__}")
         if kinds is None:
             kinds = [k for k in REPORT_KINDS if _setting(ac, f"generate_{REPORT_KINDS[k]}_reports", True)]
+        for kind in kinds:
+            if kind not in REPORT_KINDS:
+                raise ValueError(f"kinds: unknown report kind {kind!r:.80} (use {list(REPORT_KINDS)})")
         fmts = list(formats or _setting(ac, "report_output_formats", list(REPORT_FORMATS)))
         for fmt in fmts:
             if fmt not in REPORT_FORMATS:

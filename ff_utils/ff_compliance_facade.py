@@ -25,6 +25,26 @@ logger = get_logger(__name__)
 SEVERITIES = ("info", "warning", "error", "critical")
 _RESERVED_EVENT_FIELDS = frozenset({"timestamp", "kind", "severity", "source", "writer"})
 AUDIT_QUEUE_MAX = 10_000
+AUDIT_DETAILS_MAX_BYTES = 16_384  # keeps every audit record well below the chain's 64 KiB tail read
+_JSON_SCALARS = frozenset({str, int, float, bool})
+
+
+def _check_dry_run(dry_run: Any) -> None:
+    if type(dry_run) is not bool:
+        raise TypeError(f"dry_run: expected bool, got {type(dry_run).__name__}")
+
+
+def _check_checkpoint_path(path: Any) -> None:
+    """``None`` (the store's own checkpoints) or an existing file: a wrong path is a caller bug, not
+    a log that merely has no checkpoints."""
+    import os
+
+    if path is None:
+        return
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint_path: expected str or path, got {type(path).__name__}")
+    if not os.path.isfile(path):
+        raise ValueError(f"checkpoint_path: no such file: {os.fspath(path)!r}")
 
 
 class FFComplianceFacadeMixin:
@@ -52,6 +72,7 @@ class FFComplianceFacadeMixin:
             "audit_records_written": 0,
             "audit_write_failures": 0,
             "audit_records_dropped": 0,
+            "audit_durability_failures": 0,
             "audit_last_error": "",
             "security_events": 0,
             "privacy_events": 0,
@@ -60,10 +81,27 @@ class FFComplianceFacadeMixin:
             "last_compression": None,
         }
         self.add_flush_hook(self._audit_drain)  # type: ignore[attr-defined]
+        self.add_fork_hook(self._compliance_after_fork)  # type: ignore[attr-defined]
         self.add_close_hook(self._compliance_close)  # type: ignore[attr-defined]
         self.register_periodic_job(  # type: ignore[attr-defined]
             "maintenance", float(getattr(ac, "cleanup_interval_seconds", 3600)), self._maintenance_job
         )
+
+    def _compliance_after_fork(self) -> None:
+        """Child of ``os.fork()``: queued audit entries are the parent's to write; the chain lock is
+        reopened (an inherited flock descriptor would not exclude the parent)."""
+        self._audit_queue = deque()
+        self._audit_qlock = threading.Lock()
+        self._audit_io_lock = threading.Lock()
+        self._audit_executor = None  # its thread stayed in the parent
+        self._audit_scheduled = False
+        for k in ("audit_records_written", "audit_write_failures", "audit_records_dropped"):
+            self.compliance_stats[k] = 0
+        if self._audit_writer is not None:
+            self._audit_writer.durability_failures = 0
+            self.compliance_stats["audit_durability_failures"] = 0
+        if self._audit_writer is not None:
+            self._audit_writer.after_fork()
 
     def _audit_chain(self) -> Any:
         """The chain writer, loading (or creating) the key on first use."""
@@ -95,10 +133,15 @@ class FFComplianceFacadeMixin:
                 raise TypeError(f"{name}: expected str, got {type(value).__name__}")
         if not action or len(action) > 128:
             raise ValueError(f"action: must be 1..128 characters, got {action!r}")
+        for name, value, limit in (("actor", actor, 128), ("outcome", outcome, 64), ("target", target, 4096)):
+            if len(value) > limit:
+                raise ValueError(f"{name}: at most {limit} characters, got {len(value)}")
         try:
-            ff_dumps(details)  # a caller bug surfaces here, not later in the audit thread
+            size = len(ff_dumps(details))  # a caller bug surfaces here, not later in the audit thread
         except TypeError as exc:
             raise TypeError(f"details: audit details must be JSON serializable ({exc})") from exc
+        if size > AUDIT_DETAILS_MAX_BYTES:
+            raise ValueError(f"details: at most {AUDIT_DETAILS_MAX_BYTES} bytes serialized, got {size}")
         entry = {
             "timestamp": ff_iso(self.clock.now()),  # type: ignore[attr-defined]
             "actor": actor,
@@ -138,13 +181,14 @@ class FFComplianceFacadeMixin:
         self._audit_drain()
 
     def _audit_drain(self) -> bool:
-        """Write every queued audit record (one lock, write and fsync); False if some remain queued."""
+        """Write every queued audit record (one lock, write and fsync); False if some remain queued or
+        were written without a successful fsync since the previous call (reported once)."""
         with self._audit_io_lock:
             with self._audit_qlock:
                 batch = list(self._audit_queue)
                 self._audit_queue.clear()
             if not batch:
-                return True
+                return self._audit_durable_since_last()
             try:
                 self._audit_chain().append_many(batch)
             except (OSError, ValueError) as exc:
@@ -158,7 +202,15 @@ class FFComplianceFacadeMixin:
                 logger.error("audit append failed (kept for retry): %s", exc)
                 return False
             self.compliance_stats["audit_records_written"] += len(batch)
+            return self._audit_durable_since_last()
+
+    def _audit_durable_since_last(self) -> bool:
+        w = self._audit_writer
+        seen = self.compliance_stats.get("audit_durability_failures", 0)
+        if w is None or w.durability_failures <= seen:
             return True
+        self.compliance_stats["audit_durability_failures"] = w.durability_failures
+        return False
 
     def _audit_many_now(self, entries: list[dict[str, Any]]) -> None:
         """Append already-shaped entries now (raises on failure: retention must not delete unaudited)."""
@@ -190,6 +242,13 @@ class FFComplianceFacadeMixin:
         bad = _RESERVED_EVENT_FIELDS.intersection(fields)
         if bad:
             raise ValueError(f"fields: {sorted(bad)} are set by the manager")
+        for k, v in fields.items():
+            if v is None or type(v) in _JSON_SCALARS:
+                continue
+            try:
+                ff_dumps(v)
+            except TypeError as exc:
+                raise TypeError(f"fields[{k!r}]: must be JSON serializable ({exc})") from None
         rec = {"timestamp": ff_iso(self.clock.now()), "kind": kind, **head, **fields}  # type: ignore[attr-defined]
         return bool(self.store.append(stream, rec))  # type: ignore[attr-defined]
 
@@ -203,8 +262,8 @@ class FFComplianceFacadeMixin:
         """Append a security event (failed login, permission denied, ...) to ``security_events``."""
         if severity not in SEVERITIES:
             raise ValueError(f"severity: must be one of {SEVERITIES}, got {severity!r}")
-        if not isinstance(source, str) or not source:
-            raise ValueError(f"source: expected a non-empty str, got {source!r}")
+        if not isinstance(source, str) or not source or len(source) > 128:
+            raise ValueError(f"source: expected a non-empty str of at most 128 characters, got {source!r:.80}")
         ok = self._event("security_events", kind, fields, severity=severity, source=source)
         self.compliance_stats["security_events"] += 1
         log = logger.warning if severity in ("info", "warning") else logger.error
@@ -232,6 +291,7 @@ class FFComplianceFacadeMixin:
         """Verify the chain (``FFAuditVerificationDTO``); a tampered log is also a security event."""
         from ff_utils.ff_audit_verifier import FFAuditVerifier
 
+        _check_checkpoint_path(checkpoint_path)
         self._audit_drain()
         self._audit_chain()
         assert self._audit_key is not None
@@ -252,6 +312,7 @@ class FFComplianceFacadeMixin:
 
     async def verify_audit_log(self, checkpoint_path: str | None = None) -> Any:
         """``verify_audit_log_sync`` off the event loop."""
+        _check_checkpoint_path(checkpoint_path)
         return await asyncio.to_thread(self.verify_audit_log_sync, checkpoint_path)
 
     # ------------------------------------------------------------------ retention / compression
@@ -263,6 +324,7 @@ class FFComplianceFacadeMixin:
 
     def run_retention_cleanup_sync(self, dry_run: bool = False) -> Any:
         """Delete partitions past retention (each audited); ``dry_run`` only lists them."""
+        _check_dry_run(dry_run)
         self.store.flush()  # type: ignore[attr-defined]
         rep = self._retention_manager().run(dry_run=dry_run)
         self.compliance_stats["last_cleanup"] = {
@@ -272,12 +334,14 @@ class FFComplianceFacadeMixin:
         return rep
 
     async def run_retention_cleanup(self, dry_run: bool = False) -> Any:
+        _check_dry_run(dry_run)
         return await asyncio.to_thread(self.run_retention_cleanup_sync, dry_run)
 
     def run_compression_sync(self, dry_run: bool = False) -> Any:
         """Compact partitions older than ``compression_age_days`` into gzip; audited when it did work."""
         from ff_utils.ff_partition_compressor import FFPartitionCompressor
 
+        _check_dry_run(dry_run)
         ac = self.analytics_config  # type: ignore[attr-defined]
         comp = FFPartitionCompressor(self.store, compression_age_days=int(ac.compression_age_days),  # type: ignore[attr-defined]
                                      clock=self.clock)  # type: ignore[attr-defined]
@@ -299,6 +363,7 @@ class FFComplianceFacadeMixin:
         return rep
 
     async def run_compression(self, dry_run: bool = False) -> Any:
+        _check_dry_run(dry_run)
         return await asyncio.to_thread(self.run_compression_sync, dry_run)
 
     def _maintenance_sync(self) -> dict[str, Any]:

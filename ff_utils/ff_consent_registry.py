@@ -51,6 +51,11 @@ class FFConsentRegistry:
         self._lock = threading.Lock()
         self.refresh_failures = 0
 
+    def after_fork(self, writer_id: str) -> None:
+        """Child of ``os.fork()``: new writer id and lock (a lock held by a parent thread stays held)."""
+        self._lock = threading.Lock()
+        self.writer_id = writer_id
+
     # ------------------------------------------------------------------ reading
     @staticmethod
     def _apply(

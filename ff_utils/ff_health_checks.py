@@ -97,8 +97,8 @@ class FFHealthRegistry:
         ff_validate_name(name, "name")
         if not callable(async_fn):
             raise TypeError(f"async_fn: expected an async callable, got {type(async_fn).__name__}")
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
-            raise ValueError(f"timeout_s: must be a number > 0, got {timeout_s!r}")
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < float("inf"):
+            raise ValueError(f"timeout_s: must be a finite number > 0, got {timeout_s!r}")
         self._checks[name] = (async_fn, float(timeout_s))
 
     def unregister_health_check(self, name: str) -> bool:

@@ -17,6 +17,7 @@ window being summarized after its summary was taken; at most that call is lost.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import time
 from bisect import bisect_right
@@ -31,9 +32,50 @@ from ff_utils.ff_quantile_sketch import FFQuantileSketch
 from ff_utils.ff_stream_store import ff_validate_name
 
 METRIC_KINDS = ("counter", "gauge", "histogram", "timer", "rate")
+_NON_NEGATIVE_KINDS = ("counter", "rate", "histogram", "timer")
+MAX_LABELS = 16
+MAX_LABEL_VALUE = 256
+_INF = math.inf
+_INT64 = 2**63
 SPILL_AT = 16384
 SPILL_STRIDE = 8
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+
+
+def _checked_request(duration_ms: Any, success: Any) -> tuple[float, bool]:
+    """Slow path of ``record_request``: accept other real numbers and numpy bools, else raise."""
+    if isinstance(duration_ms, bool) or not isinstance(duration_ms, numbers.Real):
+        raise TypeError(f"duration_ms: expected a number, got {type(duration_ms).__name__}")
+    if not 0.0 <= duration_ms < _INF:
+        raise ValueError(f"duration_ms: must be a finite number >= 0, got {duration_ms!r}")
+    if success is not True and success is not False:
+        if type(success).__name__ != "bool_":  # numpy.bool_
+            raise TypeError(f"success: expected bool, got {type(success).__name__}")
+        success = bool(success)
+    return float(duration_ms), success
+
+
+def _checked_value(value: Any) -> Any:
+    """Slow path of ``record_metric``'s value check (bools, huge ints, other numeric types)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"value: expected a number, got {type(value).__name__}")
+    if isinstance(value, int) and not -_INT64 <= value < _INT64:
+        raise ValueError(f"value: must be within the 64-bit range, got {value!r}")
+    f = float(value)
+    if f - f != 0.0:
+        raise ValueError(f"value: must be a finite number, got {value!r}")
+    return value if isinstance(value, int) else f
+
+
+def _check_labels(labels: Any) -> None:
+    """Name the problem of ``labels`` that made the metric key fail (the key path is not checked)."""
+    if not isinstance(labels, dict):
+        raise TypeError(f"labels: expected dict[str, str] or None, got {type(labels).__name__}")
+    for k, v in labels.items():
+        if not isinstance(k, str):
+            raise TypeError(f"labels: keys must be str, got {type(k).__name__} {k!r}")
+        if not isinstance(v, str):
+            raise TypeError(f"labels[{k!r}]: expected str, got {type(v).__name__}")
 
 
 class _Series:
@@ -291,14 +333,17 @@ class FFInstrumentRegistry:
     # ------------------------------------------------------------------ hot path
     def record_request(self, component: str, duration_ms: float, success: bool = True) -> None:
         """Count one request of ``component`` taking ``duration_ms`` (>= 0); ``success=False`` is an error."""
-        s = self._requests.get(component)
-        if s is None:
-            s = self._new_component(component)
         try:
-            if not duration_ms >= 0.0:
-                raise ValueError(f"duration_ms: must be a number >= 0, got {duration_ms!r}")
-        except TypeError:
-            raise TypeError(f"duration_ms: expected a number, got {type(duration_ms).__name__}") from None
+            s = self._requests.get(component)
+        except TypeError:  # unhashable: the name check below raises naming ``component``
+            s = None
+        # fast path: one type check, one chained comparison, two identity checks
+        if type(duration_ms) is not float or not 0.0 <= duration_ms < _INF or (
+            success is not True and success is not False
+        ):
+            duration_ms, success = _checked_request(duration_ms, success)
+        if s is None:  # after the value checks: a rejected call leaves no (empty) series behind
+            s = self._new_component(component)
         v = s.values
         v.append(duration_ms)
         if not success:
@@ -340,14 +385,22 @@ class FFInstrumentRegistry:
         labels: dict[str, str] | None = None,
     ) -> None:
         """Record ``value`` for metric ``name`` of ``kind`` (counter|gauge|histogram|timer|rate)."""
-        key = (name, kind, tuple(sorted(labels.items())) if labels else ())
-        st = self._metrics.get(key)
+        # validate before any state changes: a rejected call leaves no (empty) series behind
+        if type(value) is float:
+            if value - value != 0.0:  # NaN or +-inf
+                raise ValueError(f"value: must be a finite number, got {value!r}")
+        elif type(value) is not int or not -_INT64 <= value < _INT64:
+            value = _checked_value(value)
+        try:
+            key = (name, kind, tuple(sorted(labels.items())) if labels else ())
+            st = self._metrics.get(key)
+        except (AttributeError, TypeError):  # labels not a dict, unhashable or unorderable entries
+            _check_labels(labels)
+            raise
         if st is None:
+            if value < 0 and kind in _NON_NEGATIVE_KINDS:
+                raise ValueError(f"value: a {kind} value must be >= 0, got {value!r}")
             st = self._new_metric(key, labels)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"value: expected a number, got {type(value).__name__}")
-        if not math.isfinite(value):
-            raise ValueError(f"value: must be a finite number, got {value!r}")
         if kind == "gauge":
             st.last = value
             st.count += 1
@@ -375,10 +428,14 @@ class FFInstrumentRegistry:
             raise ValueError(f"kind: must be one of {', '.join(METRIC_KINDS)}, got {kind!r}")
         if labels is not None and not isinstance(labels, dict):
             raise TypeError(f"labels: expected dict[str, str] or None, got {type(labels).__name__}")
+        if len(items) > MAX_LABELS:
+            raise ValueError(f"labels: at most {MAX_LABELS} labels, got {len(items)}")
         for k, v in items:
             self.validate_name(k, "labels key")
             if not isinstance(v, str):
                 raise TypeError(f"labels[{k!r}]: expected str, got {type(v).__name__}")
+            if len(v) > MAX_LABEL_VALUE:
+                raise ValueError(f"labels[{k!r}]: at most {MAX_LABEL_VALUE} characters, got {len(v)}")
         prev = self._metric_kinds.setdefault(name, kind)
         if prev != kind:
             raise ValueError(f"kind: metric {name!r} is a {prev}, not a {kind}")

@@ -83,6 +83,17 @@ _PHONE_KW_RE = re.compile(
 )
 
 
+class FFNotJSONError(TypeError):
+    """An event property value that is not a JSON value; ``path`` locates it (``['a'][0]``)."""
+
+    def __init__(self, type_name: str, path: str = "") -> None:
+        self.type_name = type_name
+        self.path = path
+        super().__init__(
+            f"event_data{path}: expected a JSON value (str, number, bool, None, dict or list), got {type_name}"
+        )
+
+
 def luhn_valid(digits: str) -> bool:
     """Luhn checksum of a digit string (13..19 digits are card lengths)."""
     total = 0
@@ -275,8 +286,17 @@ class FFPIIScrubber:
         if isinstance(v, dict):
             return self.properties(v, depth + 1)
         if isinstance(v, (list, tuple, set, frozenset)):
-            return [self.value(x, depth + 1) for x in list(v)[:MAX_ITEMS]]
-        return self.text(str(v))
+            items = list(v)[:MAX_ITEMS]
+            try:
+                return [self.value(x, depth + 1) for x in items]
+            except FFNotJSONError:
+                for i, x in enumerate(items):  # failure path only: find the index for the message
+                    try:
+                        self.value(x, depth + 1)
+                    except FFNotJSONError as exc:
+                        raise FFNotJSONError(exc.type_name, f"[{i}]{exc.path}") from None
+                raise
+        raise FFNotJSONError(type(v).__name__)
 
     def _classify(self, key: Any) -> int:
         """0 drop (unsafe or identifier key), 1 free text (keep length), 2 user agent, 3 scrub value."""
@@ -300,25 +320,37 @@ class FFPIIScrubber:
         return c
 
     def properties(self, data: dict[str, Any], depth: int = 0) -> dict[str, Any]:
-        """Scrub a property dict: drop identifier keys, keep free-text lengths, scrub the rest."""
+        """Scrub a property dict: drop identifier keys, keep free-text lengths, scrub the rest.
+
+        At most ``MAX_ITEMS`` entries (``<key>_length`` entries included); a ``<key>_length`` entry
+        wins over a caller key of the same name. A value that is not a JSON value raises
+        ``FFNotJSONError`` (a ``TypeError``) naming its path, e.g. ``event_data['a'][0]``.
+        """
         out: dict[str, Any] = {}
-        n = 0
-        for k, v in data.items():
-            if n >= MAX_ITEMS:
-                self.dropped_keys += 1
-                break
-            c = self._classify(k)
-            if c == 3:
-                out[k] = self.text(v) if type(v) is str else self.value(v, depth)
-            elif c == 0:
-                self.dropped_keys += 1
-                continue
-            elif c == 1:
-                self.dropped_keys += 1
-                if isinstance(v, str):
-                    out[f"{k}_length"] = len(v)
-                continue
-            else:
-                out[k] = self.user_agent(v) if isinstance(v, str) else self.value(v, depth)
-            n += 1
+        derived: set[str] | None = None
+        try:
+            for k, v in data.items():
+                if len(out) >= MAX_ITEMS:
+                    self.dropped_keys += 1
+                    break
+                c = self._classify(k)
+                if c == 3:
+                    if derived is not None and k in derived:
+                        self.dropped_keys += 1
+                        continue
+                    out[k] = self.text(v) if type(v) is str else self.value(v, depth)
+                elif c == 0:
+                    self.dropped_keys += 1
+                elif c == 1:
+                    self.dropped_keys += 1
+                    if isinstance(v, str):
+                        name = f"{k}_length"
+                        out[name] = len(v)
+                        if derived is None:
+                            derived = set()
+                        derived.add(name)
+                else:
+                    out[k] = self.user_agent(v) if isinstance(v, str) else self.value(v, depth)
+        except FFNotJSONError as exc:
+            raise FFNotJSONError(exc.type_name, f"[{k!r}]{exc.path}") from None
         return out

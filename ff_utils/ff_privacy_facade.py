@@ -39,6 +39,7 @@ class FFPrivacyFacadeMixin:
         self._privacy_refresh_seconds = float(refresh)
         self.add_flush_hook(self._privacy_flush_state)
         self.add_close_hook(self._privacy_flush_state)
+        self.add_fork_hook(self._privacy_after_fork)
         if self._privacy_refresh_seconds > 0:
             self.register_periodic_job(
                 "privacy_state", max(self._privacy_refresh_seconds, 0.5), self._privacy_periodic
@@ -95,6 +96,16 @@ class FFPrivacyFacadeMixin:
             logger.error("user analytics unavailable (privacy setup failed, retry in 5 s): %s", exc)
             return None
 
+    def _privacy_after_fork(self) -> None:
+        """Child of ``os.fork()``: the parent persists its own index deltas; fresh locks here."""
+        self._privacy_setup_lock = threading.Lock()
+        self._privacy_state_flushing = False
+        self._privacy_bg_task = None
+        p = self._privacy_pipeline
+        if p is not None:
+            p.index.after_fork(self.store.writer_id)
+            p.consent.after_fork(self.store.writer_id)
+
     @property
     def privacy_stats(self) -> dict[str, Any]:
         """Counters of the privacy pipeline (accepted, stored, and drops by reason)."""
@@ -110,10 +121,10 @@ class FFPrivacyFacadeMixin:
         out["setup_failures"] = self._privacy_setup_failures
         return out
 
-    def _privacy_flush_state(self) -> None:
+    def _privacy_flush_state(self) -> bool:
+        """Persist the user-index deltas; False when they are kept for retry (I/O fault)."""
         p = self._privacy_pipeline
-        if p is not None:
-            p.index.flush()
+        return True if p is None else bool(p.index.flush())
 
     async def _privacy_periodic(self) -> None:
         p = self._privacy_pipeline
@@ -156,6 +167,8 @@ class FFPrivacyFacadeMixin:
         the store dropped it (buffer full) or an internal fault occurred (logged). Caller bugs raise
         ``ValueError``/``TypeError`` naming the argument.
         """
+        if self._restart_collection_after_fork:
+            self._resume_after_fork()
         p = self._privacy_pipeline or await self._privacy_for_record()
         if p is None:
             from ff_utils.ff_user_event_pipeline import FFUserEventPipeline
@@ -238,16 +251,18 @@ class FFPrivacyFacadeMixin:
             return 0
         by_stream: dict[str, list[Any]] = {}
         process = p.process
+        pending: list[Any] = []  # user-index updates, applied once the whole batch is valid
         for i, t in enumerate(items):
             try:
-                stream, rec = process(*t)
+                stream, rec = process(*t, pending)
             except (TypeError, ValueError) as exc:  # event_data field errors
-                raise type(exc)(f"events[{i}]: {exc}") from exc
+                raise (TypeError if isinstance(exc, TypeError) else ValueError)(f"events[{i}]: {exc}") from exc
             if stream is not None:
                 lst = by_stream.get(stream)
                 if lst is None:
                     lst = by_stream[stream] = []
                 lst.append(rec)
+        p.commit(pending)
         stored = 0
         obs = self._privacy_rollup_hook()
         for stream, recs in by_stream.items():
@@ -284,12 +299,25 @@ class FFPrivacyFacadeMixin:
         except Exception:
             logger.exception("privacy event %s could not be recorded", kind)
 
+    async def _privacy_for_change(self, action: str) -> Any:
+        """The pipeline for a consent/opt-out change, or None (logged, audited) when the key or the
+        state files cannot be set up (I/O fault): the change is not persisted and the call says so."""
+        try:
+            return await self._privacy()
+        except OSError as exc:
+            self._privacy_setup_failures += 1
+            logger.error("%s: privacy state unavailable, nothing changed: %s", action, exc)
+            self.audit(action, outcome="failure", error=str(exc))
+            return None
+
     @staticmethod
     def _check_user(user_id: Any) -> str:
+        from ff_utils.ff_user_event_pipeline import MAX_ID
+
         if type(user_id) is not str:
             raise TypeError(f"user_id: expected str, got {type(user_id).__name__}")
-        if not user_id:
-            raise ValueError("user_id: must be a non-empty str")
+        if not user_id or len(user_id) > MAX_ID:
+            raise ValueError(f"user_id: must be a non-empty str of at most {MAX_ID} characters")
         return user_id
 
     async def set_user_opt_out(self, user_id: str, opted_out: bool = True) -> bool:
@@ -301,7 +329,9 @@ class FFPrivacyFacadeMixin:
         self._check_user(user_id)
         if not isinstance(opted_out, bool):
             raise TypeError(f"opted_out: expected bool, got {type(opted_out).__name__}")
-        p = await self._privacy()
+        p = await self._privacy_for_change("set_user_opt_out")
+        if p is None:
+            return False
         ref = p.pseudonymizer.subject_ref(user_id)
         if not p.allow_opt_out:
             await self._privacy_event("opt_out_not_supported", subject_ref=ref, requested=opted_out)
@@ -324,7 +354,9 @@ class FFPrivacyFacadeMixin:
         self._check_user(user_id)
         if not isinstance(granted, bool):
             raise TypeError(f"granted: expected bool, got {type(granted).__name__}")
-        p = await self._privacy()
+        p = await self._privacy_for_change("record_consent")
+        if p is None:
+            return False
         ref = p.pseudonymizer.subject_ref(user_id)
         h = p.pseudonymizer.user_hash(user_id)
         try:

@@ -174,6 +174,14 @@ class FFRollupAccumulator:
         self.emit_failures = 0
         self._lock = threading.Lock()  # flush hooks run in a worker thread (aflush)
 
+    def after_fork(self, writer_id: str) -> None:
+        """Child of ``os.fork()``: drop the parent's open buckets (the parent emits them), new writer id."""
+        self._lock = threading.Lock()
+        self.writer_id = writer_id
+        self._buckets = {}
+        self._cur_key = ""
+        self._cur = None
+
     # ------------------------------------------------------------------ hot path
     def _bucket(self, hk: str) -> _HourBucket:
         b = self._buckets.get(hk)

@@ -16,6 +16,7 @@ import fcntl
 import gc
 import gzip
 import os
+import secrets
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -229,7 +230,9 @@ def rebuild_rollups(
     if e <= s:
         raise ValueError(f"end: must be after start ({ff_iso(start)} .. {ff_iso(end)})")
     s_hk, e_hk = dt_to_hk(s), dt_to_hk(e)
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%f")
+    # unique per run: two rebuilds at one clock instant (manual or coarse clocks) must not share the
+    # replacement file name, or the second would unlink its own output as a superseded source
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%f") + "-" + secrets.token_hex(4)
     stats = {"hours": 0, "records_removed": 0, "records_written": 0, "partitions_rewritten": 0}
     journal = journal_path(store)
     journal.parent.mkdir(parents=True, exist_ok=True)
@@ -349,6 +352,11 @@ def _replace_partition(store: Any, day: str, s_hk: str, e_hk: str, new_lines: li
         if not removed and not new_lines:
             return 0, 0
         target = f"part-{REBUILD_WRITER}-{stamp}.jsonl"
+        names = {f.name for f in sources}
+        k = 2
+        while target in names:  # never replace (then unlink) one of the sources
+            target = f"part-{REBUILD_WRITER}-{stamp}-{k}.jsonl"
+            k += 1
         manifest = pdir / COMPACTION_MANIFEST
         ff_write_json(manifest, {"target": target, "sources": [f.name for f in sources], "reason": "rebuild_rollups"})
         payload = bytes(kept) + b"".join(new_lines)

@@ -116,6 +116,10 @@ class FFSystemFacadeMixin:
         add_close = getattr(self, "add_close_hook", None)
         if add_close is not None:
             add_close(self._flush_pending_window)
+        self._restart_collection_after_fork = False
+        add_fork = getattr(self, "add_fork_hook", None)
+        if add_fork is not None:
+            add_fork(self._system_after_fork)
 
     # ------------------------------------------------------------------ instrumentation (hot path)
     def record_request(self, component: str, duration_ms: float, success: bool = True) -> None:
@@ -310,6 +314,34 @@ class FFSystemFacadeMixin:
         snap = self._instruments.summarize(self._instruments.swap_window(now))
         self._write_window(snap, ff_iso(now))
 
+    def _system_after_fork(self) -> None:
+        """Child of ``os.fork()``: the parent reports its open window; the loop restarts here."""
+        self._instruments.swap_window(self.clock.now())  # discard the parent's requests and metrics
+        self._prev_store_counts = {k: 0 for k in _STORE_COUNTERS}
+        self._collect_lock = asyncio.Lock()
+        loop = self._collection_loop
+        task = loop.task
+        self._restart_collection_after_fork = task is not None and not task.done()
+        for t in [task, *loop._job_tasks.values()]:
+            if t is not None and not t.done():
+                try:  # only matters if the child keeps running the parent's event loop
+                    t.cancel()
+                except RuntimeError:
+                    pass
+        loop.task = None
+        loop._job_tasks = {}
+        loop._stopping = loop._sleeping = loop._finish_on_exit = False
+        self._collection_task = None
+
+    def _resume_after_fork(self) -> None:
+        """First async call in a forked child: restart the collection loop the parent was running."""
+        if self._restart_collection_after_fork:
+            self._restart_collection_after_fork = False
+            try:
+                self._fork_restart_task = asyncio.get_running_loop().create_task(self.start_continuous_collection())
+            except RuntimeError:
+                self._restart_collection_after_fork = True
+
     async def _on_collection_stop(self) -> None:
         self._flush_pending_window()
         flush = getattr(self, "aflush", None)
@@ -331,6 +363,17 @@ class FFSystemFacadeMixin:
         self._collection_task = None
         return ok
 
+    async def _drain_background_jobs(self, timeout: float = 10.0) -> None:
+        """Let in-flight periodic jobs and background state writes finish (bounded; on close)."""
+        pending = [self._collection_loop.drain_jobs()]
+        bg = getattr(self, "_privacy_bg_task", None)
+        if bg is not None and not bg.done():
+            pending.append(bg)
+        try:
+            await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), timeout)
+        except TimeoutError:
+            self.logger.error("background jobs did not finish within %.1fs of close; cancelled", timeout)
+
     async def run_collection_tick(self) -> Any:
         """One full tick now (collect, start due periodic jobs, await tick hooks), for hosts and demos
         that drive time themselves; returns the ``FFSystemMetricsDTO``, or None when the tick failed
@@ -340,8 +383,8 @@ class FFSystemFacadeMixin:
 
     def set_collection_interval(self, seconds: float) -> None:
         """Change the tick interval (takes effect from the next tick; seconds > 0)."""
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
-            raise ValueError(f"seconds: must be a number > 0, got {seconds!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+            raise ValueError(f"seconds: must be a finite number > 0, got {seconds!r}")
         self._collection_loop.interval = float(seconds)
 
     def collection_stats(self) -> dict[str, Any]:

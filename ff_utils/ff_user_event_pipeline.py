@@ -54,6 +54,7 @@ def _dnt(v: Any) -> bool:
         return True
     return type(v) is str and v.strip() in _DNT_STRINGS
 MAX_STR = 256
+_INF = float("inf")
 MAX_ID = 1024
 _DIGITS3 = tuple(f"{i:03d}" for i in range(1000))
 
@@ -138,17 +139,25 @@ class FFPrivacyStatsDTO:
         return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
 
 
+MAX_COUNT = 2**63 - 1  # mapped integer fields stay 64-bit JSON integers (not decimal strings)
+
+
 def _as_int(v: Any, key: str) -> int:
     if type(v) is int or (type(v) is float and v - v == 0.0):  # finite numbers, not bool
-        if v < 0:
-            raise ValueError(f"event_data[{key!r}]: must be >= 0, got {v}")
+        if not 0 <= v <= MAX_COUNT:
+            raise ValueError(f"event_data[{key!r}]: must be within 0..{MAX_COUNT}, got {v!r}")
         return int(v)
     raise TypeError(f"event_data[{key!r}]: expected a non-negative number, got {type(v).__name__} {v!r}")
 
 
 def _as_float(v: Any, key: str) -> float:
     if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf"):
-        return float(v)
+        if v < 0:
+            raise ValueError(f"event_data[{key!r}]: must be >= 0, got {v!r}")
+        try:
+            return float(v)
+        except OverflowError:
+            raise ValueError(f"event_data[{key!r}]: too large for a float, got {v!r}") from None
     raise TypeError(f"event_data[{key!r}]: expected a finite number, got {type(v).__name__} {v!r}")
 
 
@@ -244,8 +253,13 @@ class FFUserEventPipeline:
                 raise TypeError(f"event_data: expected dict, got {type(event_data).__name__}")
         return stream, event_data
 
-    def process(self, user_id: Any, session_id: Any, event_type: Any, event_data: Any) -> tuple[str | None, Any]:
-        """``(stream, record)`` to store, or ``(None, reason)`` when a control filtered it out."""
+    def process(
+        self, user_id: Any, session_id: Any, event_type: Any, event_data: Any,
+        pending: list[tuple[dict[str, Any], str, str, str]] | None = None,
+    ) -> tuple[str | None, Any]:
+        """``(stream, record)`` to store, or ``(None, reason)`` when a control filtered it out.
+
+        With ``pending`` (batches) the user-index update is deferred to :meth:`commit`."""
         stream = EVENT_STREAMS.get(event_type) if type(event_type) is str else None
         if (
             stream is None
@@ -280,7 +294,6 @@ class FFUserEventPipeline:
             self._ts_prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         us = int((t - sec) * 1_000_000)
         ts = self._ts_prefix + _DIGITS3[us // 1000] + _DIGITS3[us % 1000] + "Z"
-        ret, seg = self.index.observe(h, sh, ts)
         rec = _TEMPLATE.copy()
         rec["timestamp"] = ts
         rec["event_type"] = event_type
@@ -290,15 +303,24 @@ class FFUserEventPipeline:
         else:
             rec["user_hash"] = h
             rec["session_id"] = sh
-        rec["return_user"] = ret
-        rec["user_segment"] = seg
         rec["properties"] = {}
         if event_data:
-            self._fill(rec, event_type, event_data)
+            self._fill(rec, event_type, event_data)  # field errors raise before the index changes
         elif event_type == "page_view":
             rec["pages_viewed"] = 1
+        if pending is not None:  # batch: the index is updated once the whole batch is valid
+            pending.append((rec, h, sh, ts))
+            return stream, rec
+        rec["return_user"], rec["user_segment"] = self.index.observe(h, sh, ts)
         st.accepted += 1
         return stream, rec
+
+    def commit(self, pending: list[tuple[dict[str, Any], str, str, str]]) -> None:
+        """Update the user index for a batch prepared with ``process(..., pending)``, in order."""
+        observe = self.index.observe
+        for rec, h, sh, ts in pending:
+            rec["return_user"], rec["user_segment"] = observe(h, sh, ts)
+        self.stats.accepted += len(pending)
 
     def _gate(self, stream: str) -> str:
         """Rare controls before pseudonymization: analytics off, stream not tracked."""
@@ -335,9 +357,9 @@ class FFUserEventPipeline:
                 continue
             fname, kind = m
             if kind == "int":
-                rec[fname] = v if (type(v) is int and v >= 0) else _as_int(v, k)
+                rec[fname] = v if (type(v) is int and 0 <= v <= MAX_COUNT) else _as_int(v, k)
             elif kind == "float":
-                rec[fname] = float(v) if (type(v) is int or (type(v) is float and v - v == 0.0)) else _as_float(v, k)
+                rec[fname] = v if (type(v) is float and 0.0 <= v < _INF) else _as_float(v, k)
             elif kind == "str":
                 if v is None:
                     continue

@@ -3,7 +3,9 @@
 Storage: ``<base>/privacy_state/user_index.jsonl``, a shared delta log (see ``FFPrivacyStateLog``).
 Each process keeps the merged view in memory and its own unflushed *deltas*; ``flush()`` appends one
 line per dirty user ``{"h", "f": first_seen, "l": last_seen, "ds": +sessions, "de": +events,
-"s": last session pseudonym, "w": writer}`` with one locked ``write()``, then reads what other
+"s": last session pseudonym, "r": the last 4 session pseudonyms (oldest first), "w": writer}`` with
+one locked ``write()`` (``r`` lets a new process continue the user's session window after a
+restart; lines without it count as ``[s]``), then reads what other
 processes appended since its last read. Totals are sums of deltas, first/last seen are min/max, so
 any interleaving of writers merges to the same index. When the log holds many more lines than users
 it is compacted to one line per user (atomic replace; readers reload on the inode change).
@@ -84,6 +86,16 @@ class FFUserIndex:
         self.flush_failures = 0
         self.loaded = False
 
+    def after_fork(self, writer_id: str) -> None:
+        """Child of ``os.fork()``: new writer id and locks; the parent's unflushed deltas are the
+        parent's to write, so they are zeroed here (counted once)."""
+        self._lock = threading.Lock()
+        self._io_lock = threading.Lock()
+        self.writer_id = writer_id
+        self._dirty = set()
+        for e in self.entries.values():
+            e[_DS] = e[_DE] = 0
+
     # ------------------------------------------------------------------ hot path
     def _segment_of(self, sessions: int) -> str:
         if sessions <= 1:
@@ -135,15 +147,21 @@ class FFUserIndex:
         f, lst = rec.get("f") or "", rec.get("l") or ""
         ds, de = int(rec.get("ds") or 0), int(rec.get("de") or 0)
         sess = rec.get("s") or ""
+        recent = rec.get("r")
+        if isinstance(recent, list):  # the writer's session window (restarts continue it)
+            sessions = [x for x in recent if isinstance(x, str) and x][-RECENT_SESSIONS:]
+        else:
+            sessions = [sess] if sess else []
         e = entries.get(h)
         if e is None:
-            entries[h] = [f, lst, ds, de, [sess] if sess else [], 0, 0]
+            entries[h] = [f, lst, ds, de, sessions, 0, 0]
             return
         if f and (not e[_F] or f < e[_F]):
             e[_F] = f
         if lst and lst >= e[_L]:
             e[_L] = lst
-            _remember(e[_R], sess)
+            for x in sessions:
+                _remember(e[_R], x)
         e[_S] += ds
         e[_E] += de
 
@@ -191,7 +209,7 @@ class FFUserIndex:
                         continue
                     lines.append(
                         {"h": h, "f": e[_F], "l": e[_L], "ds": e[_DS], "de": e[_DE],
-                         "s": e[_R][-1] if e[_R] else "", "w": self.writer_id}
+                         "s": e[_R][-1] if e[_R] else "", "r": list(e[_R]), "w": self.writer_id}
                     )
             if lines:
                 try:
@@ -224,7 +242,7 @@ class FFUserIndex:
                 self._merge_into(merged, r)
         return [
             {"h": h, "f": e[_F], "l": e[_L], "ds": e[_S], "de": e[_E], "s": e[_R][-1] if e[_R] else "",
-             "w": "compacted"}
+             "r": list(e[_R]), "w": "compacted"}
             for h, e in merged.items()
         ]
 

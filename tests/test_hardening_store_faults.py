@@ -151,3 +151,70 @@ s.close()
     assert failures >= 1
     got = [x["i"] for x in FFStreamStore(tmp_path, store_config()).read("performance")]
     assert got == [-1, *range(2000)]  # nothing lost (buffer kept), nothing duplicated, in order
+
+
+def test_real_enospc_through_the_manager_then_resume(tmp_path: Path) -> None:
+    """A 3 MB tmpfs filled by ballast: the manager ingests into the last free bytes, hits ENOSPC
+    (short writes included), keeps answering the host, and once the ballast is deleted one flush
+    writes every accepted event exactly once; no partial line, the audit chain verifies."""
+    import asyncio
+
+    from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+    from ff_metrics_collection_manager import FFMetricsCollectionManager
+
+    mnt = tmp_path / "tiny"
+    if not _mount_tmpfs(mnt, "3m"):
+        pytest.skip("cannot mount a tmpfs here (needs root); the RLIMIT_FSIZE variant still runs")
+    try:
+        cfg = FFConfigurationManagerConfigDTO()
+        cfg.storage.base_path = str(mnt)
+        a = cfg.analytics
+        a.enable_real_time_metrics = False
+        a.free_space_reserve_mb = 0
+        a.write_batch_size = 200
+        a.max_buffered_records = 1_000_000
+        m = FFMetricsCollectionManager(cfg, writer_id="w")
+        accepted: list[int] = []
+
+        async def ingest() -> tuple[int, int]:
+            assert await m.initialize_analytics_system(start_collection=False)
+            assert await m.record_user_analytics("warm", "s", "page_view", {"i": -1})
+            assert await m.aflush()
+            accepted.append(-1)
+            st = os.statvfs(mnt)
+            free = st.f_bavail * st.f_frsize
+            ballast = mnt / "ballast"
+            with open(ballast, "wb") as fh:  # leave ~150 KB for the analytics tree
+                fh.write(b"\0" * max(0, free - 150_000))
+            i = failures_at = 0
+            while i < 60_000:
+                if await m.record_user_analytics(f"u{i % 50}", f"s{i % 7}", "page_view", {"i": i, "pad": "p" * 60}):
+                    accepted.append(i)
+                if i % 100 == 0:
+                    m.audit("host_action", target=str(i))
+                if i % 200 == 199 and not await m.aflush() and not failures_at:
+                    failures_at = i
+                if failures_at and i > failures_at + 2_000:  # the host kept going well past the fault
+                    break
+                i += 1
+            assert failures_at, "the volume never filled up"
+            assert "ENOSPC" in m.store.stats.last_error
+            os.unlink(ballast)  # the operator frees space: writing resumes by itself
+            assert await m.aflush() is True
+            await m.close()
+            return failures_at, i
+
+        failures_at, last = asyncio.run(ingest())
+        assert m.store.stats.write_failures >= 1 and failures_at < last
+        reader = FFMetricsCollectionManager(cfg, writer_id="r")
+        got = [r["properties"]["i"] for r in reader.store.read("behavior_patterns")]
+        assert reader.store.stats.unparseable_lines == 0
+        assert len(got) == len(set(got)), "an event was written twice"
+        assert sorted(got) == sorted(accepted), "an accepted event was lost"
+        assert reader.verify_audit_log_sync().ok
+        for f in mnt.rglob("*.jsonl"):
+            data = f.read_bytes()
+            assert not data or data.endswith(b"\n"), f"partial line left in {f}"
+        reader.store.close()
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
