@@ -11,7 +11,6 @@ import asyncio
 import atexit
 import hashlib
 import os
-import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,12 +27,7 @@ from ff_utils.ff_file_ops import ff_retry_pending_unlinks
 from ff_utils.ff_json_utils import ff_dumps, ff_read_json, ff_write_json
 from ff_utils.ff_logging import get_logger
 from ff_utils.ff_privacy_facade import FFPrivacyFacadeMixin
-from ff_utils.ff_stream_store import (
-    ATEXIT_FLUSH_TIMEOUT_SECONDS,
-    STREAM_CATEGORY,
-    FFStreamStore,
-    ff_validate_name,
-)
+from ff_utils.ff_stream_store import STREAM_CATEGORY, FFStreamStore, ff_close_at_exit, ff_validate_name
 from ff_utils.ff_system_facade import FFSystemFacadeMixin
 
 __all__ = ["FFMetricsCollectionManager", "main"]
@@ -44,27 +38,9 @@ _LIVE_MANAGERS: weakref.WeakSet[FFMetricsCollectionManager] = weakref.WeakSet()
 
 
 def _close_managers_at_exit() -> None:
-    """atexit: close every open manager (aggregates, audit queue, index deltas, then the store), in
-    a worker thread bounded by ``ATEXIT_FLUSH_TIMEOUT_SECONDS``; the store's own exit flush follows."""
-    managers = [m for m in list(_LIVE_MANAGERS) if not m._closed]
-    if not managers:
-        return
-
-    def work() -> None:
-        for m in managers:
-            try:
-                m.close_sync()
-            except Exception:  # never raise at interpreter exit
-                m.logger.exception("closing the analytics manager at exit failed")
-
-    t = threading.Thread(target=work, name="ff-manager-atexit", daemon=True)
-    t.start()
-    t.join(ATEXIT_FLUSH_TIMEOUT_SECONDS)
-    if t.is_alive():
-        get_logger("manager").error(
-            "closing analytics managers at exit took over %.1fs; what is still buffered may be lost",
-            ATEXIT_FLUSH_TIMEOUT_SECONDS,
-        )
+    """atexit: close every open manager (aggregates, audit queue, index deltas, then the store),
+    bounded by ``ATEXIT_FLUSH_TIMEOUT_SECONDS``; the store's own exit flush follows."""
+    ff_close_at_exit([m for m in list(_LIVE_MANAGERS) if not m._closed], "analytics managers")
 
 
 def _reset_managers_in_child() -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +38,7 @@ from ff_utils.ff_pattern_learner import (
 )
 from ff_utils.ff_regression_detector import FFRegressionDetector
 from ff_utils.ff_stats_series import ff_parse_window, ff_summarize, ff_to_epoch
+from ff_utils.ff_stream_store import ff_validate_name
 from ff_utils.ff_trend_analysis import ff_analyze_trend
 
 __all__ = ["ANALYSIS_KINDS", "DEFAULT_METRICS", "METRIC_SOURCES", "FFAnalysisFacadeMixin"]
@@ -81,16 +81,11 @@ _SEV_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 MIN_POINTS = 10
 
 
-_METRIC_NAME_RE = re.compile(r"[a-z0-9_]{1,64}")
-
-
 def _check_metric(m: Any, name: str = "metric") -> str:
-    """A metric name as stored (``^[a-z0-9_]{1,64}$``, like instrument names); else ``ValueError``."""
+    """A metric name as stored (the instrument name rule, ``ff_validate_name``); else ``ValueError``."""
     if not isinstance(m, str) or not m:
         raise ValueError(f"{name}: expected a non-empty metric name, got {m!r:.80}")
-    if not _METRIC_NAME_RE.fullmatch(m):
-        raise ValueError(f"{name}: {m!r:.80} is not a metric name (^[a-z0-9_]{{1,64}}$)")
-    return m
+    return ff_validate_name(m, name)
 
 
 def _check_flag(v: Any, name: str) -> None:

@@ -384,6 +384,7 @@ class FFAuditChainWriter:
         self._tlock = threading.RLock()
         self._depth = 0
         self._unsure = None
+        self.durability_failures = 0
 
     def close(self) -> None:
         with self._tlock:

@@ -228,6 +228,21 @@ class FFCollectionLoop:
             except Exception:
                 logger.exception("flush on stop failed")
 
+    def after_fork(self) -> bool:
+        """Child of ``os.fork()``: forget the parent's loop task and job runs (cancelled, in case the
+        child keeps running the parent's event loop); True when the loop was running."""
+        was_running = self.running
+        for t in [self.task, *self._job_tasks.values()]:
+            if t is not None and not t.done():
+                try:
+                    t.cancel()
+                except RuntimeError:  # the parent's loop is closed
+                    pass
+        self.task = None
+        self._job_tasks = {}
+        self._stopping = self._sleeping = self._finish_on_exit = False
+        return was_running
+
     def stats(self) -> dict[str, Any]:
         return {
             "running": self.running,

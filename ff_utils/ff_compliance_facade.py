@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -37,8 +38,6 @@ def _check_dry_run(dry_run: Any) -> None:
 def _check_checkpoint_path(path: Any) -> None:
     """``None`` (the store's own checkpoints) or an existing file: a wrong path is a caller bug, not
     a log that merely has no checkpoints."""
-    import os
-
     if path is None:
         return
     if not isinstance(path, (str, os.PathLike)):
@@ -95,11 +94,9 @@ class FFComplianceFacadeMixin:
         self._audit_io_lock = threading.Lock()
         self._audit_executor = None  # its thread stayed in the parent
         self._audit_scheduled = False
-        for k in ("audit_records_written", "audit_write_failures", "audit_records_dropped"):
+        for k in ("audit_records_written", "audit_write_failures", "audit_records_dropped",
+                  "audit_durability_failures"):
             self.compliance_stats[k] = 0
-        if self._audit_writer is not None:
-            self._audit_writer.durability_failures = 0
-            self.compliance_stats["audit_durability_failures"] = 0
         if self._audit_writer is not None:
             self._audit_writer.after_fork()
 

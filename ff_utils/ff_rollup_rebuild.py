@@ -352,11 +352,6 @@ def _replace_partition(store: Any, day: str, s_hk: str, e_hk: str, new_lines: li
         if not removed and not new_lines:
             return 0, 0
         target = f"part-{REBUILD_WRITER}-{stamp}.jsonl"
-        names = {f.name for f in sources}
-        k = 2
-        while target in names:  # never replace (then unlink) one of the sources
-            target = f"part-{REBUILD_WRITER}-{stamp}-{k}.jsonl"
-            k += 1
         manifest = pdir / COMPACTION_MANIFEST
         ff_write_json(manifest, {"target": target, "sources": [f.name for f in sources], "reason": "rebuild_rollups"})
         payload = bytes(kept) + b"".join(new_lines)

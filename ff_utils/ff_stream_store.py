@@ -52,6 +52,7 @@ __all__ = [
     "FFPartitionDTO",
     "FFStoreStatsDTO",
     "FFStreamStore",
+    "ff_close_at_exit",
     "ff_default_writer_id",
     "ff_validate_name",
     "partition_files",
@@ -67,24 +68,30 @@ ATEXIT_FLUSH_TIMEOUT_SECONDS = 5.0
 _LIVE_STORES: weakref.WeakSet[FFStreamStore] = weakref.WeakSet()
 
 
-def _flush_live_stores_at_exit() -> None:
-    """atexit: flush every open store, bounded by ``ATEXIT_FLUSH_TIMEOUT_SECONDS`` in total."""
-    stores = [s for s in list(_LIVE_STORES) if not s._closed]
-    if not stores:
+def ff_close_at_exit(objs: list[Any], what: str) -> None:
+    """Call ``obj.close_sync()`` / ``obj.close()`` for each of ``objs`` in a daemon thread, bounded by
+    ``ATEXIT_FLUSH_TIMEOUT_SECONDS`` in total (an exit handler must neither raise nor hang)."""
+    if not objs:
         return
 
     def work() -> None:
-        for s in stores:
+        for o in objs:
             try:
-                s.close()
+                (getattr(o, "close_sync", None) or o.close)()
             except Exception:  # never raise at interpreter exit
-                logger.exception("flush at exit failed for %s", s.analytics_path)
+                logger.exception("closing %s at exit failed", what)
 
-    t = threading.Thread(target=work, name="ff-store-atexit", daemon=True)
+    t = threading.Thread(target=work, name=f"ff-atexit-{what}", daemon=True)
     t.start()
     t.join(ATEXIT_FLUSH_TIMEOUT_SECONDS)
     if t.is_alive():
-        logger.error("flush at exit did not finish within %.1fs; unflushed records are lost", ATEXIT_FLUSH_TIMEOUT_SECONDS)
+        logger.error("closing %s at exit took over %.1fs; what is still buffered may be lost",
+                     what, ATEXIT_FLUSH_TIMEOUT_SECONDS)
+
+
+def _flush_live_stores_at_exit() -> None:
+    """atexit: flush and close every open store, bounded by ``ATEXIT_FLUSH_TIMEOUT_SECONDS``."""
+    ff_close_at_exit([s for s in list(_LIVE_STORES) if not s._closed], "stores")
 
 
 def _reset_live_stores_in_child() -> None:

@@ -319,18 +319,7 @@ class FFSystemFacadeMixin:
         self._instruments.swap_window(self.clock.now())  # discard the parent's requests and metrics
         self._prev_store_counts = {k: 0 for k in _STORE_COUNTERS}
         self._collect_lock = asyncio.Lock()
-        loop = self._collection_loop
-        task = loop.task
-        self._restart_collection_after_fork = task is not None and not task.done()
-        for t in [task, *loop._job_tasks.values()]:
-            if t is not None and not t.done():
-                try:  # only matters if the child keeps running the parent's event loop
-                    t.cancel()
-                except RuntimeError:
-                    pass
-        loop.task = None
-        loop._job_tasks = {}
-        loop._stopping = loop._sleeping = loop._finish_on_exit = False
+        self._restart_collection_after_fork = self._collection_loop.after_fork()
         self._collection_task = None
 
     def _resume_after_fork(self) -> None:
