@@ -16,21 +16,26 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
-from ff_protocols import FFAnalyticsProtocol, FFMonitoringProtocol
-from ff_utils.ff_alert_facade import FFAlertFacadeMixin
-from ff_utils.ff_analysis_facade import FFAnalysisFacadeMixin
-from ff_utils.ff_bi_facade import FFBIFacadeMixin
-from ff_utils.ff_clock import FFClock, ff_iso
-from ff_utils.ff_compliance_facade import FFComplianceFacadeMixin
-from ff_utils.ff_file_ops import ff_retry_pending_unlinks
-from ff_utils.ff_json_utils import ff_dumps, ff_read_json, ff_write_json
-from ff_utils.ff_logging import get_logger
-from ff_utils.ff_privacy_facade import FFPrivacyFacadeMixin
-from ff_utils.ff_stream_store import STREAM_CATEGORY, FFStreamStore, ff_close_at_exit, ff_validate_name
-from ff_utils.ff_system_facade import FFSystemFacadeMixin
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_protocols.ff_analytics_protocols import FFAnalyticsProtocol, FFMonitoringProtocol
+from ff_utils.ff_analytics_alerts.ff_alert_facade import FFAlertFacadeMixin
+from ff_utils.ff_analytics_analysis.ff_analysis_facade import FFAnalysisFacadeMixin
+from ff_utils.ff_analytics_bi.ff_bi_facade import FFBIFacadeMixin
+from ff_utils.ff_analytics_compliance.ff_compliance_facade import FFComplianceFacadeMixin
+from ff_utils.ff_analytics_core.ff_clock import FFClock, ff_iso
+from ff_utils.ff_analytics_core.ff_file_ops import ff_retry_pending_unlinks
+from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps, ff_read_json, ff_write_json
+from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_privacy.ff_privacy_facade import FFPrivacyFacadeMixin
+from ff_utils.ff_analytics_store.ff_stream_store import (
+    STREAM_CATEGORY,
+    FFStreamStore,
+    ff_close_at_exit,
+    ff_validate_name,
+)
+from ff_utils.ff_analytics_system.ff_system_facade import FFSystemFacadeMixin
 
-__all__ = ["FFMetricsCollectionManager", "main"]
+__all__ = ["FFMetricsCollectionManager"]
 
 TickHook = Callable[[Any], Awaitable[None]]
 
@@ -336,17 +341,7 @@ def _redact(key: str, value: Any) -> Any:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ff-metrics`` command."""
-    from ff_utils.ff_cli_main import run_cli
-
-    return run_cli(argv)
-
-
 atexit.register(_close_managers_at_exit)  # runs before the store's own exit flush (LIFO)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_managers_in_child)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

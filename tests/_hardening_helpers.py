@@ -13,9 +13,12 @@ from typing import Any
 
 import orjson
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO, load_config
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
+    FFConfigurationManagerConfigDTO,
+    load_config,
+)
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_clock import FFManualClock
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
 START = datetime(2026, 3, 1, 9, tzinfo=UTC)
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -13,9 +13,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ff_utils.ff_clock import FFManualClock, ff_iso
-from ff_utils.ff_rollup_accumulator import FFRollupAccumulator
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_bi.ff_rollup_accumulator import FFRollupAccumulator
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 FEATURES = ("chat", "search", "documents", "tools", "voice")

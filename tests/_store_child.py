@@ -6,8 +6,8 @@ import random
 import sys
 from datetime import UTC, datetime
 
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 from tests._store_helpers import store_config
 
 

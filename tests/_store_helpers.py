@@ -11,7 +11,7 @@ def store_config(**overrides: Any) -> Any:
     try:
         from dataclasses import replace
 
-        from ff_class_configs.ff_analytics_config import FFAnalyticsConfigDTO
+        from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
 
         return replace(FFAnalyticsConfigDTO(), **overrides)
     except ImportError:  # pragma: no cover - only while the config module is being written

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from ff_utils.ff_alert_channels import FFAlertChannels
-from ff_utils.ff_clock import FFManualClock
+from ff_utils.ff_analytics_alerts.ff_alert_channels import FFAlertChannels
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
 
 def _cfg(**kw):
@@ -65,7 +65,7 @@ class _Server:
 
 
 def _alert_payload():
-    from ff_utils.ff_alert_engine import ff_alert_class
+    from ff_utils.ff_analytics_alerts.ff_alert_engine import ff_alert_class
 
     a = ff_alert_class()(alert_id="alert_x", severity="error", title="CPU high", message="cpu is 97",
                          affected_component="system", rule_id="builtin.cpu_usage", status="firing")

@@ -8,9 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from ff_utils.ff_alert_engine import FFAlertEngine
-from ff_utils.ff_alert_rules import FFAlertRuleDTO, ff_builtin_rules, ff_instrument_values, ff_metric_values
-from ff_utils.ff_clock import FFManualClock
+from ff_utils.ff_analytics_alerts.ff_alert_engine import FFAlertEngine
+from ff_utils.ff_analytics_alerts.ff_alert_rules import (
+    FFAlertRuleDTO,
+    ff_builtin_rules,
+    ff_instrument_values,
+    ff_metric_values,
+)
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
 START = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

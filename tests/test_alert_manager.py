@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ff_class_configs.ff_chat_entities_config import FFSystemMetricsDTO
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import FFSystemMetricsDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_clock import FFManualClock
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
 START = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
@@ -272,7 +272,7 @@ async def test_raise_alert_for_other_domains(tmp_path):
 def test_cli_list_ack_resolve_history_recovery(tmp_path, capsys):
     import asyncio
 
-    from ff_utils.ff_cli_main import run_cli
+    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
 
     async def seed():
         m = FFMetricsCollectionManager(_config(tmp_path))

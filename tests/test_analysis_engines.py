@@ -9,12 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ff_utils.ff_anomaly_detector import FFAnomalyDetector
-from ff_utils.ff_correlation_analysis import ff_correlation_matrix, ff_pearson
-from ff_utils.ff_forecasting import ff_holt_forecast, ff_linear_forecast, ff_time_to_saturation
-from ff_utils.ff_pattern_learner import FFPatternLearner, ff_pattern_recommendations
-from ff_utils.ff_regression_detector import FFRegressionDetector, ff_metric_direction
-from ff_utils.ff_stats_series import (
+from ff_utils.ff_analytics_analysis.ff_anomaly_detector import FFAnomalyDetector
+from ff_utils.ff_analytics_analysis.ff_correlation_analysis import ff_correlation_matrix, ff_pearson
+from ff_utils.ff_analytics_analysis.ff_forecasting import (
+    ff_holt_forecast,
+    ff_linear_forecast,
+    ff_time_to_saturation,
+)
+from ff_utils.ff_analytics_analysis.ff_pattern_learner import FFPatternLearner, ff_pattern_recommendations
+from ff_utils.ff_analytics_analysis.ff_regression_detector import FFRegressionDetector, ff_metric_direction
+from ff_utils.ff_analytics_analysis.ff_stats_series import (
     ff_epoch_iso,
     ff_linear_regression,
     ff_normalize_series,
@@ -22,7 +26,7 @@ from ff_utils.ff_stats_series import (
     ff_percentile,
     ff_summarize,
 )
-from ff_utils.ff_trend_analysis import (
+from ff_utils.ff_analytics_analysis.ff_trend_analysis import (
     ff_analyze_trend,
     ff_classify_volatility,
     ff_detect_degradation,
@@ -168,7 +172,7 @@ def test_adaptive_threshold_grows_with_series_length_and_short_series_are_explai
 
 
 def test_anomaly_scan_of_30_days_of_minutes_is_fast():
-    from ff_utils.ff_analysis_bench import make_minute_series
+    from ff_utils.ff_analytics_bench.ff_analysis_bench import make_minute_series
 
     pts, spike_t = make_minute_series(30)
     det = FFAnomalyDetector()
@@ -385,7 +389,7 @@ def test_pattern_ids_are_stable_across_runs():
 
 
 def test_pattern_learning_speed_1k_events():
-    from ff_utils.ff_analysis_bench import PLANTED, make_events
+    from ff_utils.ff_analytics_bench.ff_analysis_bench import PLANTED, make_events
 
     events, placed = make_events(1000)
     best = math.inf

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_clock import FFManualClock, ff_iso, ff_utc_now
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso, ff_utc_now
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 STEP_MIN = 5
@@ -122,8 +122,8 @@ async def test_recent_anomaly_raises_an_alert_through_raise_alert(tmp_path):
 
 
 def test_without_raise_alert_anomalies_are_counted_not_raised():
-    from ff_utils.ff_analysis_facade import FFAnalysisFacadeMixin
-    from ff_utils.ff_anomaly_detector import FFAnomalyDetector
+    from ff_utils.ff_analytics_analysis.ff_analysis_facade import FFAnalysisFacadeMixin
+    from ff_utils.ff_analytics_analysis.ff_anomaly_detector import FFAnomalyDetector
 
     class Bare(FFAnalysisFacadeMixin):  # an analysis facade on a manager without the alert facade
         analytics_config = argparse.Namespace(collection_interval_seconds=60)
@@ -197,7 +197,7 @@ async def test_forecast_capacity_feeds_capacity_planning(tmp_path):
 def test_cli_analyze_prints_findings(tmp_path, capsys):
     import asyncio
 
-    from ff_utils.ff_cli_main import run_cli
+    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
 
     cfg = FFConfigurationManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
@@ -223,7 +223,7 @@ def test_cli_analyze_prints_findings(tmp_path, capsys):
 
 
 def test_bench_analysis_runs_small(capsys):
-    from ff_utils.ff_cli_main import run_cli
+    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
 
     rc = run_cli(["bench", "analysis", "--events", "1000", "--days", "3", "--repeat", "1", "--format", "json"])
     res = json.loads(capsys.readouterr().out)
@@ -247,8 +247,8 @@ async def test_schedule_analysis_jobs_registers_runnable_jobs(tmp_path):
 
 
 def test_raise_alert_without_rule_id_gets_it_in_context():
-    from ff_utils.ff_analysis_facade import FFAnalysisFacadeMixin
-    from ff_utils.ff_anomaly_detector import FFAnomalyDetector
+    from ff_utils.ff_analytics_analysis.ff_analysis_facade import FFAnalysisFacadeMixin
+    from ff_utils.ff_analytics_analysis.ff_anomaly_detector import FFAnomalyDetector
 
     calls = []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ff_utils import ff_bi_bench
+from ff_utils.ff_analytics_bench import ff_bi_bench
 
 
 def test_bench_bi_small(tmp_path: Path) -> None:

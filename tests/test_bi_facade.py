@@ -13,12 +13,15 @@ from typing import Any
 import orjson
 import pytest
 
-from ff_class_configs.ff_chat_entities_config import FFBusinessIntelligenceDTO, FFSystemMetricsDTO
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import (
+    FFBusinessIntelligenceDTO,
+    FFSystemMetricsDTO,
+)
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_bi_engine import linear_fit
-from ff_utils.ff_bi_small_cells import ff_suppressed_cells
-from ff_utils.ff_clock import FFManualClock, ff_iso
+from ff_utils.ff_analytics_bi.ff_bi_engine import linear_fit
+from ff_utils.ff_analytics_bi.ff_bi_small_cells import ff_suppressed_cells
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso
 
 START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 RARE = "rare_feature_qq"
@@ -191,7 +194,7 @@ def test_linear_fit() -> None:
 def test_cli_bi_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import asyncio
 
-    from ff_utils.ff_cli_main import run_cli
+    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
 
     now = datetime.now(UTC)
 
@@ -246,7 +249,7 @@ async def test_end_to_end_record_user_analytics_then_rebuild(tmp_path: Path) -> 
 
 
 def test_cli_report_without_data_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from ff_utils.ff_cli_main import run_cli
+    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
 
     assert run_cli(["report", "--period", "month", "--base-path", str(tmp_path)]) == 1
     err = capsys.readouterr().err

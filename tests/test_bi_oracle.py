@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from ff_class_configs.ff_analytics_config import FFAnalyticsConfigDTO
-from ff_utils.ff_bi_engine import FFBIEngine
-from ff_utils.ff_bi_workload import EVENT_STREAM, generate_user_events
-from ff_utils.ff_clock import FFManualClock, ff_parse_iso
-from ff_utils.ff_rollup_accumulator import FFRollupAccumulator
-from ff_utils.ff_rollup_index import FFRollupIndex
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
+from ff_utils.ff_analytics_bench.ff_bi_workload import EVENT_STREAM, generate_user_events
+from ff_utils.ff_analytics_bi.ff_bi_engine import FFBIEngine
+from ff_utils.ff_analytics_bi.ff_rollup_accumulator import FFRollupAccumulator
+from ff_utils.ff_analytics_bi.ff_rollup_index import FFRollupIndex
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_parse_iso
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 
 duckdb = pytest.importorskip("duckdb")
 

@@ -11,18 +11,22 @@ from typing import Any
 import orjson
 import pytest
 
-from ff_class_configs.ff_analytics_config import FFAnalyticsConfigDTO
-from ff_utils.ff_bi_workload import EVENT_STREAM, generate_system_samples, generate_user_events
-from ff_utils.ff_clock import FFManualClock, ff_parse_iso
-from ff_utils.ff_distinct_sketch import ff_key64
-from ff_utils.ff_rollup_accumulator import (
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
+from ff_utils.ff_analytics_bench.ff_bi_workload import (
+    EVENT_STREAM,
+    generate_system_samples,
+    generate_user_events,
+)
+from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
     FFRollupAccumulator,
     FFRollupAggregate,
     erase_user_from_rollups,
 )
-from ff_utils.ff_rollup_index import FFRollupIndex
-from ff_utils.ff_rollup_rebuild import compute_rollups, rebuild_rollups
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_bi.ff_rollup_index import FFRollupIndex
+from ff_utils.ff_analytics_bi.ff_rollup_rebuild import compute_rollups, rebuild_rollups
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_parse_iso
+from ff_utils.ff_analytics_sketches.ff_distinct_sketch import ff_key64
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -223,7 +227,7 @@ def test_erase_user_from_rollups(workload: tuple[Path, list[dict[str, Any]]]) ->
 def test_pack_byte_mask_matches_naive_bitmap() -> None:
     import random
 
-    from ff_utils.ff_rollup_index import ff_pack_byte_mask
+    from ff_utils.ff_analytics_bi.ff_rollup_index import ff_pack_byte_mask
 
     rng = random.Random(4)
     for n in (1, 8, 9, 64, 65, 5000):
@@ -239,7 +243,7 @@ def test_interrupted_rebuild_is_never_double_counted(workload: tuple[Path, list[
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A crash after the new rollup file is written but before the old ones are removed: readers
     honour the manifest (no duplicates) and the next rebuild rolls the replacement forward."""
-    import ff_utils.ff_rollup_rebuild as rb
+    import ff_utils.ff_analytics_bi.ff_rollup_rebuild as rb
 
     root, _events = workload
     store = FFStreamStore(root, _cfg(), writer_id="crash")

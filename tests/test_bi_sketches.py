@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ff_utils.ff_distinct_sketch import HLL_STANDARD_ERROR, FFDistinctSketch, ff_key64
-from ff_utils.ff_quantile_sketch import FFQuantileSketch
+from ff_utils.ff_analytics_sketches.ff_distinct_sketch import HLL_STANDARD_ERROR, FFDistinctSketch, ff_key64
+from ff_utils.ff_analytics_sketches.ff_quantile_sketch import FFQuantileSketch
 
 
 def _lower_quantile(values: list[float], q: float) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ff_utils.ff_audit_chain import (
+from ff_utils.ff_analytics_compliance.ff_audit_chain import (
     AUDIT_FILE,
     CHECKPOINT_FILE,
     GENESIS_HASH,
@@ -24,8 +24,8 @@ from ff_utils.ff_audit_chain import (
     load_or_create_audit_key,
     read_checkpoints,
 )
-from ff_utils.ff_audit_verifier import FFAuditVerifier, verify_lines
-from ff_utils.ff_clock import FFManualClock
+from ff_utils.ff_analytics_compliance.ff_audit_verifier import FFAuditVerifier, verify_lines
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
 N_RECORDS = 10_000
 FLIPS = int(os.environ.get("FF_TEST_TAMPER_FLIPS", "5000"))
@@ -289,7 +289,7 @@ _CHILD = r"""
 import sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from ff_utils.ff_audit_chain import FFAuditChainWriter
+from ff_utils.ff_analytics_compliance.ff_audit_chain import FFAuditChainWriter
 w = FFAuditChainWriter(Path({path!r}), bytes.fromhex({key!r}), checkpoint_every=50)
 for i in range({n}):
     w.append({{"timestamp": "2026-11-22T00:00:00.000000Z", "writer": {wid}, "i": i}})

@@ -11,11 +11,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_audit_chain import CHECKPOINT_FILE
-from ff_utils.ff_cli_main import run_cli
-from ff_utils.ff_clock import FFManualClock
+from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
+from ff_utils.ff_analytics_compliance.ff_audit_chain import CHECKPOINT_FILE
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
 
 def _manager(base: Path, clock: FFManualClock | None = None, **analytics: object) -> FFMetricsCollectionManager:

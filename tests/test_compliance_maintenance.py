@@ -13,14 +13,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ff_class_configs.ff_analytics_config import FFAnalyticsConfigDTO
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_audit_verifier import FFAuditVerifier
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_partition_compressor import STEPS, TARGET, FFPartitionCompressor
-from ff_utils.ff_retention_manager import FFRetentionManager
-from ff_utils.ff_stream_store import COMPACTION_MANIFEST, FFStreamStore
+from ff_utils.ff_analytics_compliance.ff_audit_verifier import FFAuditVerifier
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_store.ff_partition_compressor import STEPS, TARGET, FFPartitionCompressor
+from ff_utils.ff_analytics_store.ff_retention_manager import FFRetentionManager
+from ff_utils.ff_analytics_store.ff_stream_store import COMPACTION_MANIFEST, FFStreamStore
 
 KILLS = int(os.environ.get("FF_TEST_COMPRESS_KILLS", "50"))
 
@@ -82,7 +82,7 @@ def test_retention_three_simulated_years(tmp_path: Path) -> None:
     assert len(targets) == len(set(targets)) and set(targets) == deleted_seen
     assert all(r["details"]["records"] == 1 and r["details"]["bytes"] > 0 for r in audited)
     assert (tmp_path / "keys" / "audit.key").exists()
-    from ff_utils.ff_audit_chain import load_or_create_audit_key
+    from ff_utils.ff_analytics_compliance.ff_audit_chain import load_or_create_audit_key
 
     key, problem = load_or_create_audit_key(tmp_path / "keys" / "audit.key")
     assert problem == ""
@@ -251,7 +251,7 @@ def test_sigkill_during_compression_never_changes_counts(tmp_path: Path) -> None
 def test_audit_days_compacted_and_pruned_still_verify(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from ff_utils.ff_audit_chain import AUDIT_FILE, FFAuditChainWriter
+    from ff_utils.ff_analytics_compliance.ff_audit_chain import AUDIT_FILE, FFAuditChainWriter
 
     key = os.urandom(32)
     clock = FFManualClock(datetime(2026, 1, 1, 8, tzinfo=UTC))

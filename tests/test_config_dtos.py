@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ff_class_configs import (
+from ff_class_configs.ff_analytics_configs import (
     ENVIRONMENTS,
     PRESETS,
     AnalyticsLevel,
@@ -22,7 +22,7 @@ from ff_class_configs import (
     FFStorageConfigDTO,
     preset_config,
 )
-from ff_class_configs.ff_config_base import field_kinds
+from ff_class_configs.ff_analytics_configs.ff_analytics_base_config import field_kinds
 
 # -- the seed's fields and defaults (seed 002, "Analytics Configuration DTO") --------------------------
 SEED_PRIVACY = {

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ff_class_configs import (
+from ff_class_configs.ff_analytics_configs import (
     ENV_PREFIX,
     FFConfigError,
     FFConfigurationManagerConfigDTO,

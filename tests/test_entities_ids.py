@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ff_utils.ff_ids import ff_id_timestamp_ms, ff_new_id
+from ff_utils.ff_analytics_core.ff_ids import ff_id_timestamp_ms, ff_new_id
 
 ID_RE = re.compile(r"[a-z]+_[0-9a-f]{30}")
 N_TIGHT = int(os.environ.get("FF_TEST_ID_COUNT", "100000"))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ff_class_configs import (
+from ff_class_configs.ff_analytics_configs import (
     FFAnalyticsAlertDTO,
     FFAnalyticsConfigDTO,
     FFAuditEventDTO,
@@ -22,8 +22,8 @@ from ff_class_configs import (
     FFSystemMetricsDTO,
     FFUserAnalyticsDTO,
 )
-from ff_utils.ff_clock import ff_parse_iso
-from ff_utils.ff_ids import ff_id_timestamp_ms
+from ff_utils.ff_analytics_core.ff_clock import ff_parse_iso
+from ff_utils.ff_analytics_core.ff_ids import ff_id_timestamp_ms
 
 ALL = [
     FFSystemMetricsDTO,
@@ -197,8 +197,8 @@ def test_event_details_round_trip(details: dict[str, Any], action: str, target: 
 
 
 def test_records_written_through_the_store_read_back(tmp_path: Path) -> None:
-    from ff_utils.ff_clock import FFManualClock, ff_iso
-    from ff_utils.ff_stream_store import FFStreamStore
+    from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso
+    from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 
     clock = FFManualClock(datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC))
     cfg = FFAnalyticsConfigDTO(fsync_policy="never", free_space_reserve_mb=0)

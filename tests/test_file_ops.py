@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from ff_utils import ff_file_ops
-from ff_utils.ff_file_ops import ff_atomic_write
-from ff_utils.ff_json_utils import ff_append_jsonl, ff_read_json, ff_read_jsonl, ff_write_json
-from ff_utils.ff_logging import get_logger
+from ff_utils.ff_analytics_core import ff_file_ops
+from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write
+from ff_utils.ff_analytics_core.ff_json_utils import (
+    ff_append_jsonl,
+    ff_read_json,
+    ff_read_jsonl,
+    ff_write_json,
+)
+from ff_utils.ff_analytics_core.ff_logging import get_logger
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +46,7 @@ def test_atomic_write_killed_between_steps_leaves_old_or_new(tmp_path: Path) -> 
     for stop_at in ("after_tmp_write", "after_fsync", "after_replace"):
         code = f"""
 import os, sys
-from ff_utils import ff_file_ops
+from ff_utils.ff_analytics_core import ff_file_ops
 real_fsync, real_replace = os.fsync, os.replace
 def fsync(fd):
     real_fsync(fd)
@@ -52,7 +57,7 @@ def replace(a, b):
     if {stop_at!r} == "after_replace": os._exit(9)
 ff_file_ops.os.fsync = fsync
 ff_file_ops.os.replace = replace
-from ff_utils.ff_json_utils import ff_write_json
+from ff_utils.ff_analytics_core.ff_json_utils import ff_write_json
 ff_write_json(sys.argv[1], {{"v": "new"}})
 """
         r = subprocess.run([sys.executable, "-c", code, str(target)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -6,8 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from ff_utils import ff_stream_store
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_store import ff_stream_store
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 from tests._store_helpers import store_config
 
 
@@ -93,7 +93,7 @@ def test_per_stream_choice_block_for_compliance_drop_for_raw(tmp_path: Path, mon
 
 
 def test_per_stream_lists_are_validated() -> None:
-    from ff_class_configs.ff_config_base import FFConfigError
+    from ff_class_configs.ff_analytics_configs.ff_analytics_base_config import FFConfigError
 
     for overrides, needle in (
         ({"buffer_full_block_streams": ["nope"]}, "buffer_full_block_streams[0]: unknown value 'nope'"),

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import orjson
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 from tests._store_helpers import store_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 def test_exit_without_close_flushes_everything(tmp_path: Path) -> None:
     code = """
 import sys
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 from tests._store_helpers import store_config
 s = FFStreamStore(sys.argv[1], store_config(write_batch_size=100_000, write_max_delay_seconds=3600))
 for i in range(25_000):
@@ -71,7 +71,7 @@ def test_manager_exit_without_close_writes_every_event(tmp_path: Path) -> None:
     the open request window all reach disk (atexit, bounded by ATEXIT_FLUSH_TIMEOUT_SECONDS)."""
     code = """
 import asyncio, sys
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 cfg = FFConfigurationManagerConfigDTO()
 cfg.storage.base_path = sys.argv[1]

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
 from tests._hardening_helpers import (
     INF,
     NAN,
@@ -604,8 +604,8 @@ async def test_largest_audit_records_keep_the_chain_valid(primed: Any) -> None:
 
 
 async def test_audit_chain_head_survives_a_record_beyond_64_kib(tmp_path: Path) -> None:
-    from ff_utils.ff_audit_chain import FFAuditChainWriter
-    from ff_utils.ff_audit_verifier import FFAuditVerifier
+    from ff_utils.ff_analytics_compliance.ff_audit_chain import FFAuditChainWriter
+    from ff_utils.ff_analytics_compliance.ff_audit_verifier import FFAuditVerifier
 
     w = FFAuditChainWriter(tmp_path, b"k" * 32, fsync=False)
     assert [w.append({"action": "a"}), w.append({"action": "b", "blob": "x" * 300_000}),

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ff_utils.ff_pii_scrubber import scrub_text
-from ff_utils.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
+from ff_utils.ff_analytics_privacy.ff_pii_scrubber import scrub_text
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
 from tests._hardening_helpers import (
     HOSTILE,
     INF,

@@ -30,12 +30,12 @@ from typing import Any
 import orjson
 import pytest
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
-from ff_utils.ff_testing import FFFaultInjector
-from ff_utils.ff_user_event_pipeline import USER_STREAMS
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
+from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import USER_STREAMS
+from ff_utils.ff_analytics_testing.ff_fault_injector import FFFaultInjector
 
 EVENTS = int(os.environ.get("FF_TEST_MANAGER_FAULT_EVENTS", "12"))
 START = datetime(2026, 5, 4, 20, 0, tzinfo=UTC)

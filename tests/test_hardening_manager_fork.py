@@ -24,11 +24,11 @@ from typing import Any
 import orjson
 import pytest
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
-from ff_utils.ff_user_event_pipeline import USER_STREAMS
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
+from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import USER_STREAMS
 
 EVENTS = int(os.environ.get("FF_TEST_FORK_EVENTS", "300"))
 PRE = 40

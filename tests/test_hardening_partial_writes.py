@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from ff_utils import ff_audit_chain, ff_stream_store
-from ff_utils.ff_audit_chain import FFAuditChainWriter
-from ff_utils.ff_audit_verifier import FFAuditVerifier
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_compliance import ff_audit_chain
+from ff_utils.ff_analytics_compliance.ff_audit_chain import FFAuditChainWriter
+from ff_utils.ff_analytics_compliance.ff_audit_verifier import FFAuditVerifier
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_store import ff_stream_store
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 from tests._store_helpers import store_config
 
 KEY = b"k" * 32

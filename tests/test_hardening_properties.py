@@ -31,12 +31,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ff_class_configs.ff_configuration_manager_config import load_config
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import load_config
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_pii_scrubber import IDENTIFIER_KEYS, reduce_user_agent, scrub_text
-from ff_utils.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
-from ff_utils.ff_user_event_pipeline import EVENT_STREAMS, MAPPINGS
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_privacy.ff_pii_scrubber import IDENTIFIER_KEYS, reduce_user_agent, scrub_text
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
+from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import EVENT_STREAMS, MAPPINGS
 
 EXAMPLES = int(os.environ.get("FF_TEST_PROPERTY_EXAMPLES", "60"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,

@@ -49,11 +49,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ff_class_configs.ff_configuration_manager_config import load_config
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import load_config
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_clock import FFManualClock, ff_iso
-from ff_utils.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
-from ff_utils.ff_user_event_pipeline import EVENT_STREAMS, USER_STREAMS
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
+from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import EVENT_STREAMS, USER_STREAMS
 
 EXAMPLES = int(os.environ.get("FF_TEST_STATE_MACHINE_EXAMPLES", "75"))
 STEPS = 30

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_stream_store import FFStreamStore
-from ff_utils.ff_testing import FFFaultInjector
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_testing.ff_fault_injector import FFFaultInjector
 from tests._store_helpers import store_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +128,7 @@ def test_rlimit_fsize_variant(tmp_path: Path) -> None:
     code = """
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 from tests._store_helpers import store_config
 s = FFStreamStore(sys.argv[1], store_config(write_batch_size=10), writer_id="w")
 s.append("performance", {"i": -1}); assert s.flush()
@@ -159,7 +159,9 @@ def test_real_enospc_through_the_manager_then_resume(tmp_path: Path) -> None:
     writes every accepted event exactly once; no partial line, the audit chain verifies."""
     import asyncio
 
-    from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+    from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
+        FFConfigurationManagerConfigDTO,
+    )
     from ff_metrics_collection_manager import FFMetricsCollectionManager
 
     mnt = tmp_path / "tiny"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ff_class_configs.ff_configuration_manager_config import load_config
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import load_config
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_clock import FFManualClock
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
 
 def _manager(tmp_path: Path, **alerting) -> FFMetricsCollectionManager:

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO, load_config
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
+    FFConfigurationManagerConfigDTO,
+    load_config,
+)
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_protocols import FFAnalyticsProtocol, FFMonitoringProtocol
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_json_utils import ff_read_json
-from ff_utils.ff_stream_store import CATEGORY_STREAMS
+from ff_protocols.ff_analytics_protocols import FFAnalyticsProtocol, FFMonitoringProtocol
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_core.ff_json_utils import ff_read_json
+from ff_utils.ff_analytics_store.ff_stream_store import CATEGORY_STREAMS
 
 
 def _config(tmp_path: Path) -> FFConfigurationManagerConfigDTO:

@@ -24,9 +24,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _operator_helpers import START, build_synthetic_store, open_store  # noqa: E402
 
-from ff_utils.ff_clock import FFManualClock  # noqa: E402
-from ff_utils.ff_dashboard_data import ff_gather_dashboard_data, ff_merge_alerts  # noqa: E402
-from ff_utils.ff_dashboard_render import CSP, ff_render_dashboard  # noqa: E402
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock  # noqa: E402
+from ff_utils.ff_analytics_exposition.ff_dashboard_data import ff_gather_dashboard_data, ff_merge_alerts  # noqa: E402
+from ff_utils.ff_analytics_exposition.ff_dashboard_render import CSP, ff_render_dashboard  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -220,7 +220,7 @@ def test_negative_controls_prove_the_browser_checks_can_fail(tmp_path: Path) -> 
 
 def test_dashboard_renders_in_headless_chromium(synthetic: tuple[Path, dict], tmp_path: Path) -> None:
     out = tmp_path / "dashboard.html"
-    rc = subprocess.run([sys.executable, "-m", "ff_metrics_collection_manager", "dashboard", "--base-path",
+    rc = subprocess.run([sys.executable, "-m", "ff_utils.ff_analytics_cli", "dashboard", "--base-path",
                          str(synthetic[0]), "--out", str(out), "--days", "0"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert rc.returncode == 0, rc.stderr
     dom, console, urls = _run_chromium(out, tmp_path, "--dump-dom")
@@ -242,7 +242,7 @@ def test_dashboard_renders_in_headless_chromium(synthetic: tuple[Path, dict], tm
 
 def test_demo_dashboard_renders_with_every_panel(tmp_path: Path) -> None:
     base = tmp_path / "demo"
-    rc = subprocess.run([sys.executable, "-m", "ff_metrics_collection_manager", "demo", "--base-path", str(base),
+    rc = subprocess.run([sys.executable, "-m", "ff_utils.ff_analytics_cli", "demo", "--base-path", str(base),
                          "--users", "40", "--days", "3", "--workers", "1", "--no-progress", "--start", "2026-11-01"],
                         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rc.returncode == 0, rc.stdout + rc.stderr

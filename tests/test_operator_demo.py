@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ff_utils.ff_json_utils import ff_read_jsonl
-from ff_utils.ff_stream_store import STREAM_CATEGORY
+from ff_utils.ff_analytics_core.ff_json_utils import ff_read_jsonl
+from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY
 
 ROOT = Path(__file__).resolve().parent.parent
 PANELS = {"resources", "response", "errors", "users", "features", "peak_hours", "alerts", "health", "bi"}
@@ -21,7 +21,7 @@ PANELS = {"resources", "response", "errors", "users", "features", "peak_hours", 
 
 def _demo(base: Path, *extra: str, timeout: int = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ff_metrics_collection_manager", "demo", "--base-path", str(base), *extra],
+        [sys.executable, "-m", "ff_utils.ff_analytics_cli", "demo", "--base-path", str(base), *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout,
     )
 

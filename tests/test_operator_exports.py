@@ -14,16 +14,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _operator_helpers import build_synthetic_store, open_store  # noqa: E402
 
-from ff_metrics_collection_manager import main  # noqa: E402
-from ff_utils.ff_clock import ff_parse_iso  # noqa: E402
-from ff_utils.ff_export_writer import (  # noqa: E402
+from ff_utils.ff_analytics_cli.ff_cli_main import main  # noqa: E402
+from ff_utils.ff_analytics_core.ff_clock import ff_parse_iso  # noqa: E402
+from ff_utils.ff_analytics_exposition.ff_export_writer import (  # noqa: E402
     ff_decode_csv_cell,
     ff_encode_csv_cell,
     ff_export_stream,
     ff_parse_time_bound,
     ff_read_export,
 )
-from ff_utils.ff_prometheus_exposition import (  # noqa: E402
+from ff_utils.ff_analytics_exposition.ff_prometheus_exposition import (  # noqa: E402
     FFPromFamilyDTO,
     ff_render_exposition,
     ff_sanitize_label_name,
@@ -199,7 +199,7 @@ def test_status_shows_health_alerts_metrics_and_sparklines(store_base: Path, cap
 
 
 def test_sparkline() -> None:
-    from ff_utils.ff_operator_commands import ff_sparkline
+    from ff_utils.ff_analytics_cli.ff_operator_commands import ff_sparkline
 
     assert ff_sparkline([0, 1, 2, 3, 4, 5, 6, 7], 8) == "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
     assert len(ff_sparkline(list(range(100)), 10)) == 10

@@ -11,12 +11,13 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from ff_utils.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
 
-pytest.importorskip("ff_class_configs.ff_configuration_manager_config")
+pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_manager_config")
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO  # noqa: E402
-from ff_metrics_collection_manager import FFMetricsCollectionManager, main  # noqa: E402
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO  # noqa: E402
+from ff_metrics_collection_manager import FFMetricsCollectionManager  # noqa: E402
+from ff_utils.ff_analytics_cli.ff_cli_main import main  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +76,7 @@ def test_export_and_erase_user_cli(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_bench_analytics_small(tmp_path: Path) -> None:
-    from ff_utils import ff_analytics_bench as bench
+    from ff_utils.ff_analytics_bench import ff_analytics_bench as bench
 
     args = SimpleNamespace(events=3000, users=300, batch=500, fsync_policy="batch", dir=str(tmp_path))
     res = bench.run(args)

@@ -12,15 +12,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_consent_registry import FFConsentRegistry
-from ff_utils.ff_privacy_pseudonymizer import (
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_privacy.ff_consent_registry import FFConsentRegistry
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import (
     DEFAULT_KEY_ENV_VAR,
     FFPseudonymizer,
     FFPseudonymKeyError,
     ff_load_or_create_key,
 )
-from ff_utils.ff_user_index import FFUserIndex
+from ff_utils.ff_analytics_privacy.ff_user_index import FFUserIndex
 
 # ---------------------------------------------------------------- pseudonymizer
 
@@ -189,7 +189,7 @@ def test_index_counts_and_one_delta_line_per_dirty_user(tmp_path: Path) -> None:
 
 
 def test_index_flush_failure_keeps_deltas_for_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ff_utils.ff_privacy_state_log import FFPrivacyStateLog
+    from ff_utils.ff_analytics_privacy.ff_privacy_state_log import FFPrivacyStateLog
 
     idx = FFUserIndex(tmp_path, "w")
     idx.observe("u", "s1", "2026-01-01T00:00:00.000000Z")
@@ -212,10 +212,12 @@ def test_index_flush_failure_keeps_deltas_for_retry(tmp_path: Path, monkeypatch:
 
 
 async def test_consent_write_failure_is_reported_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("ff_class_configs.ff_configuration_manager_config")
-    from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+    pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_manager_config")
+    from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
+        FFConfigurationManagerConfigDTO,
+    )
     from ff_metrics_collection_manager import FFMetricsCollectionManager
-    from ff_utils.ff_privacy_state_log import FFPrivacyStateLog
+    from ff_utils.ff_analytics_privacy.ff_privacy_state_log import FFPrivacyStateLog
 
     monkeypatch.delenv(DEFAULT_KEY_ENV_VAR, raising=False)
     cfg = FFConfigurationManagerConfigDTO()
@@ -234,7 +236,7 @@ async def test_consent_write_failure_is_reported_not_raised(tmp_path: Path, monk
 
 
 def test_state_log_detects_replacement_even_with_a_reused_inode(tmp_path: Path) -> None:
-    from ff_utils.ff_privacy_state_log import FFPrivacyStateLog
+    from ff_utils.ff_analytics_privacy.ff_privacy_state_log import FFPrivacyStateLog
 
     log = FFPrivacyStateLog(tmp_path / "x.jsonl")
     log.append([{"h": "a"}, {"h": "b"}])

@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_stream_store import FFStreamStore
-from ff_utils.ff_user_erasure import FFUserDataEraser
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_privacy.ff_user_erasure import FFUserDataEraser
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 
 ROOT = Path(__file__).resolve().parents[1]
 VICTIM = "v" * 31 + "1"  # a pseudonym (32 hex-like chars)
@@ -129,8 +129,8 @@ import sys, time
 from pathlib import Path
 from types import SimpleNamespace
 sys.path.insert(0, sys.argv[1])
-from ff_utils.ff_stream_store import FFStreamStore
-from ff_utils.ff_user_erasure import FFUserDataEraser
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_privacy.ff_user_erasure import FFUserDataEraser
 cfg = SimpleNamespace(fsync_policy="never", write_batch_size=1000, write_max_delay_seconds=1.0,
                       max_buffered_records=100000, buffer_full_policy="drop", block_timeout_seconds=0.05,
                       free_space_reserve_mb=0)
@@ -208,7 +208,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 sys.path.insert(0, sys.argv[1])
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 cfg = SimpleNamespace(fsync_policy="never", write_batch_size=100, write_max_delay_seconds=0.01,
                       max_buffered_records=100000, buffer_full_policy="block", block_timeout_seconds=5,
                       free_space_reserve_mb=0)

@@ -15,14 +15,14 @@ from typing import Any
 import orjson
 import pytest
 
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
-from ff_utils.ff_user_event_pipeline import EVENT_STREAMS, USER_STREAMS
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
+from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import EVENT_STREAMS, USER_STREAMS
 
-pytest.importorskip("ff_class_configs.ff_configuration_manager_config")
-pytest.importorskip("ff_class_configs.ff_chat_entities_config")
+pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_manager_config")
+pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_entities_config")
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO  # noqa: E402
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO  # noqa: E402
 from ff_metrics_collection_manager import FFMetricsCollectionManager  # noqa: E402
 
 
@@ -232,7 +232,7 @@ def _canaries(rng: random.Random) -> list[dict[str, str]]:
 
 
 async def test_canary_nothing_planted_reaches_disk(tmp_path: Path) -> None:
-    from ff_utils.ff_pii_scrubber import luhn_valid
+    from ff_utils.ff_analytics_privacy.ff_pii_scrubber import luhn_valid
 
     rng = random.Random(1234)
     can = _canaries(rng)
@@ -379,7 +379,7 @@ async def test_export_and_erase_through_manager(tmp_path: Path) -> None:
         assert done["records_removed"] == sent["user3"]
         assert (await m.export_user_data("user3"))["total_records"] == 0
         # rollups (BI contributor's hourly records hold 64-bit keys of the pseudonyms)
-        from ff_utils.ff_distinct_sketch import ff_key64
+        from ff_utils.ff_analytics_sketches.ff_distinct_sketch import ff_key64
 
         await m.aflush()
         rollups = [r for r in m.store.read("rollups") if r.get("record_type") == "hourly_rollup"]
@@ -426,7 +426,7 @@ async def test_opt_out_not_allowed_returns_false_and_is_recorded(tmp_path: Path)
 
 
 async def test_key_setup_io_failure_is_contained_and_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ff_utils.ff_privacy_pseudonymizer as ps
+    import ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer as ps
 
     clock = FFManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC))
     async with make_manager(tmp_path, clock) as m:

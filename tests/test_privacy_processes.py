@@ -11,16 +11,16 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ff_utils.ff_clock import ff_parse_iso
+from ff_utils.ff_analytics_core.ff_clock import ff_parse_iso
 
-pytest.importorskip("ff_class_configs.ff_configuration_manager_config")
+pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_manager_config")
 
 ROOT = Path(__file__).resolve().parents[1]
 
 _CHILD = r"""
 import asyncio, sys, time
 sys.path.insert(0, sys.argv[1])
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 
 base, writer, mode = sys.argv[2], sys.argv[3], sys.argv[4]
@@ -57,7 +57,9 @@ def _spawn(base: Path, writer: str, mode: str) -> subprocess.Popen[str]:
 
 
 async def test_opt_out_reaches_other_process_within_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+    from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
+        FFConfigurationManagerConfigDTO,
+    )
     from ff_metrics_collection_manager import FFMetricsCollectionManager
 
     monkeypatch.delenv("FF_ANALYTICS_PSEUDONYM_KEY", raising=False)

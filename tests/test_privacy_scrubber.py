@@ -6,7 +6,12 @@ import sys
 
 import pytest
 
-from ff_utils.ff_pii_scrubber import FFPIIScrubber, luhn_valid, reduce_user_agent, scrub_text
+from ff_utils.ff_analytics_privacy.ff_pii_scrubber import (
+    FFPIIScrubber,
+    luhn_valid,
+    reduce_user_agent,
+    scrub_text,
+)
 
 # (text, secret substring that must disappear, kind)
 POSITIVES: list[tuple[str, str, str]] = [

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import orjson
 
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 from tests._store_helpers import store_config
 
 ROOT = Path(__file__).resolve().parent.parent

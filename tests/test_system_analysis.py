@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_performance_analysis import parse_timeframe
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_system.ff_performance_analysis import parse_timeframe
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

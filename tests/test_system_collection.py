@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_clock import FFManualClock, ff_iso
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 STREAMS = ("health_checks", "resource_usage", "performance", "error_rates")

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ff_utils.ff_health_checks import (
+from ff_utils.ff_analytics_system.ff_health_checks import (
     FFCheckResultDTO,
     FFHealthRegistry,
     assess_overall,

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_instrument_registry import FFInstrumentRegistry
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_system.ff_instrument_registry import FFInstrumentRegistry
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_spill_keeps_exact_sums_and_bounded_memory(clock: FFManualClock) -> None
 
 
 def test_sketch_quantile_cont_tracks_exact_interpolation() -> None:
-    from ff_utils.ff_instrument_registry import _sketch_from_sorted, sketch_quantile_cont
+    from ff_utils.ff_analytics_system.ff_instrument_registry import _sketch_from_sorted, sketch_quantile_cont
 
     assert sketch_quantile_cont(_sketch_from_sorted([]), 0.5) is None
     two = _sketch_from_sorted([1.0, 100.0])

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ff_utils.ff_clock import FFManualClock
-from ff_utils.ff_collection_loop import FFCollectionLoop
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_system.ff_collection_loop import FFCollectionLoop
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from ff_class_configs.ff_configuration_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_system_probe import FFSystemProbe
+from ff_utils.ff_analytics_system.ff_system_probe import FFSystemProbe
 
 ROOT = Path(__file__).resolve().parents[1]
 LAG_BOUND_MS = float(os.environ.get("FF_TEST_LOOP_LAG_BOUND_MS", "100"))
@@ -108,7 +108,7 @@ def test_probe_samples_real_values(tmp_path: Path) -> None:
 
 def _cli(*args: str, **kw: Any) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "ff_metrics_collection_manager", *args],
+        [sys.executable, "-m", "ff_utils.ff_analytics_cli", *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
     )
 
@@ -146,7 +146,7 @@ def test_cli_run_duration_and_argument_errors(tmp_path: Path) -> None:
 
 
 def test_bench_instrument_small() -> None:
-    from ff_utils import ff_instrument_bench
+    from ff_utils.ff_analytics_bench import ff_instrument_bench
 
     res = ff_instrument_bench.run(argparse.Namespace(calls=200_000, components=4, repeat=1))
     assert res["record_request_calls_per_s_best"] > 100_000  # the real target is checked by the bench itself
@@ -154,7 +154,7 @@ def test_bench_instrument_small() -> None:
 
 
 def test_bench_overhead_two_seconds() -> None:
-    from ff_utils import ff_overhead_bench
+    from ff_utils.ff_analytics_bench import ff_overhead_bench
 
     res = ff_overhead_bench.run(argparse.Namespace(duration=2.0, interval=1.0, level="standard"))
     assert res["ticks"] >= 2 and res["failed_ticks"] == 0

@@ -1,0 +1,65 @@
+"""Configuration DTOs (analytics, privacy, alerting, storage, root + presets) and record DTOs."""
+
+from ff_class_configs.ff_analytics_configs.ff_analytics_base_config import FFConfigError
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import (
+    LOG_LEVEL_NAMES,
+    AggregationPeriod,
+    AlertSeverity,
+    AnalyticsLevel,
+    BufferFullPolicy,
+    FFAnalyticsAlertingConfigDTO,
+    FFAnalyticsConfigDTO,
+    FFAnalyticsPrivacyConfigDTO,
+    FsyncPolicy,
+    ReportFormat,
+)
+from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import (
+    ALERT_STATUSES,
+    FFAnalyticsAlertDTO,
+    FFAuditEventDTO,
+    FFBusinessIntelligenceDTO,
+    FFPrivacyEventDTO,
+    FFSecurityEventDTO,
+    FFSystemMetricsDTO,
+    FFUserAnalyticsDTO,
+)
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
+    ENV_PREFIX,
+    ENVIRONMENTS,
+    PRESETS,
+    FFConfigurationManagerConfigDTO,
+    FFStorageConfigDTO,
+    env_var_mapping,
+    load_config,
+    preset_config,
+)
+
+__all__ = [
+    "ALERT_STATUSES",
+    "ENVIRONMENTS",
+    "ENV_PREFIX",
+    "LOG_LEVEL_NAMES",
+    "PRESETS",
+    "AggregationPeriod",
+    "AlertSeverity",
+    "AnalyticsLevel",
+    "BufferFullPolicy",
+    "FFAnalyticsAlertDTO",
+    "FFAnalyticsAlertingConfigDTO",
+    "FFAnalyticsConfigDTO",
+    "FFAnalyticsPrivacyConfigDTO",
+    "FFAuditEventDTO",
+    "FFBusinessIntelligenceDTO",
+    "FFConfigError",
+    "FFConfigurationManagerConfigDTO",
+    "FFPrivacyEventDTO",
+    "FFSecurityEventDTO",
+    "FFStorageConfigDTO",
+    "FFSystemMetricsDTO",
+    "FFUserAnalyticsDTO",
+    "FsyncPolicy",
+    "ReportFormat",
+    "env_var_mapping",
+    "load_config",
+    "preset_config",
+]

@@ -1,0 +1,1 @@
+"""alerts subpackage of the FF analytics manager."""

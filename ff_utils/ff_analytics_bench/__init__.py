@@ -1,0 +1,1 @@
+"""bench subpackage of the FF analytics manager."""

@@ -1,0 +1,163 @@
+"""``ff-metrics bench analytics``: user events/s end to end (privacy, routing, index, rollup hooks)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_NAME = "analytics"
+BENCH_HELP = "user events/s through await record_user_analytics and record_user_events (batch durability)"
+BENCH_EXAMPLE = "example: ff-metrics bench analytics --events 200000 --users 10000 --batch 1000"
+
+_UAS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Safari/604.1",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--events", type=int, default=200_000, help="events per mode (default 200000)")
+    p.add_argument("--users", type=int, default=10_000, help="distinct users (default 10000)")
+    p.add_argument("--batch", type=int, default=1000, help="events per record_user_events call (default 1000)")
+    p.add_argument("--fsync-policy", default="batch", choices=["never", "batch", "always"])
+    p.add_argument("--dir", help="where to write (default: a temp dir, removed afterwards)")
+    p.add_argument("--breakdown", action="store_true", help="also time the stages separately (us/event)")
+
+
+def _events(n: int, users: int) -> list[tuple[str, str, str, dict[str, Any]]]:
+    out = []
+    kinds = [
+        ("session_start", lambda i: {"platform": "web", "user_agent": _UAS[i % 3], "time_to_first_action": 3}),
+        ("feature_usage", lambda i: {"features": ["search", "export"][: 1 + i % 2], "frequency": 1.5}),
+        ("content_interaction", lambda i: {"messages": 2, "tools": 1, "message": "hello there"}),
+        ("page_view", lambda i: {"page": "/settings"}),
+        ("session_end", lambda i: {"duration": 300 + i % 60, "actions": 12, "quality_score": 0.8}),
+        ("conversion", lambda i: {"conversion": "upgrade"}),
+        ("satisfaction", lambda i: {"rating": 1 + i % 5}),
+    ]
+    templates = [(k, f(i)) for i in range(64) for k, f in kinds]
+    for i in range(n):
+        k, data = templates[i % len(templates)]
+        u = i % users
+        out.append((f"user-{u}", f"sess-{u}-{i // (users * 7)}", k, data))
+    return out
+
+
+def _manager(root: Path, policy: str) -> Any:
+    from dataclasses import replace
+
+    from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
+        FFConfigurationManagerConfigDTO,
+    )
+    from ff_metrics_collection_manager import FFMetricsCollectionManager
+
+    cfg = FFConfigurationManagerConfigDTO()
+    cfg.storage.base_path = str(root)
+    cfg.analytics = replace(cfg.analytics, fsync_policy=policy, max_buffered_records=2_000_000)
+    return FFMetricsCollectionManager(cfg, writer_id="bench")
+
+
+async def _run_single(root: Path, events: list[Any], policy: str) -> dict[str, Any]:
+    m = _manager(root, policy)
+    await m.initialize_analytics_system(start_collection=False)
+    rec = m.record_user_analytics
+    await rec(*events[0])  # first use creates the key and loads the index (not timed)
+    t0 = time.perf_counter()
+    for ev in events:
+        await rec(*ev)
+    t_record = time.perf_counter() - t0
+    await m.aflush()
+    total = time.perf_counter() - t0
+    stats = m.privacy_stats
+    await m.close()
+    return {"single_events_per_s": round(len(events) / t_record), "single_with_flush_s": round(total, 3),
+            "single_stored": stats.get("stored", 0)}
+
+
+async def _run_batch(root: Path, events: list[Any], policy: str, batch: int) -> dict[str, Any]:
+    m = _manager(root, policy)
+    await m.initialize_analytics_system(start_collection=False)
+    await m.record_user_events(events[:1])
+    chunks = [events[i : i + batch] for i in range(0, len(events), batch)]
+    t0 = time.perf_counter()
+    stored = 0
+    for c in chunks:
+        stored += await m.record_user_events(c)
+    t_record = time.perf_counter() - t0
+    await m.aflush()
+    total = time.perf_counter() - t0
+    await m.close()
+    return {"batch_events_per_s": round(len(events) / t_record), "batch_with_flush_s": round(total, 3),
+            "batch_stored": stored}
+
+
+async def _run_breakdown(root: Path, events: list[Any], policy: str) -> dict[str, Any]:
+    """Microseconds per event of each stage, measured separately on the same events."""
+    m = _manager(root, policy)
+    await m.initialize_analytics_system(start_collection=False)
+    await m.record_user_analytics(*events[0])
+    p = m._privacy_pipeline
+    process = p.process
+    t0 = time.perf_counter()
+    out = [process(*ev) for ev in events]
+    t1 = time.perf_counter()
+    append = m.store.append
+    for stream, rec in out:
+        append(stream, rec)
+    t2 = time.perf_counter()
+    hook = m._privacy_rollup_hook()
+    if hook is not None:
+        for _stream, rec in out:
+            hook(rec)
+    t3 = time.perf_counter()
+    await m.close()
+    n = len(events)
+    return {
+        "us_privacy_pipeline": round((t1 - t0) / n * 1e6, 2),
+        "us_store_append": round((t2 - t1) / n * 1e6, 2),
+        "us_rollup_hook": round((t3 - t2) / n * 1e6, 2),
+    }
+
+
+def _count(root: Path) -> int:
+    from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
+    from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import USER_STREAMS
+    from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
+
+    s = FFStreamStore(root, FFAnalyticsConfigDTO(), writer_id="bench-reader")
+    return sum(1 for st in USER_STREAMS for _ in s.read(st))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.events <= 0:
+        raise ValueError("--events: must be > 0")
+    if args.users <= 0:
+        raise ValueError("--users: must be > 0")
+    if args.batch <= 0:
+        raise ValueError("--batch: must be > 0")
+    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="ff-bench-analytics-"))
+    events = _events(args.events, args.users)
+    out: dict[str, Any] = {"events": args.events, "users": args.users, "batch": args.batch,
+                           "fsync_policy": args.fsync_policy}
+    try:
+        out.update(asyncio.run(_run_single(root / "single", events, args.fsync_policy)))
+        read_back = _count(root / "single")
+        if read_back != out["single_stored"]:  # stats include the untimed warm-up event
+            raise RuntimeError(f"bench analytics: stored {out['single_stored']} but read back {read_back}")
+        out.update(asyncio.run(_run_batch(root / "batch", events, args.fsync_policy, args.batch)))
+        read_back = _count(root / "batch")
+        if read_back != out["batch_stored"] + 1:
+            raise RuntimeError(f"bench analytics: stored {out['batch_stored']} but read back {read_back}")
+        out["read_back_ok"] = True
+        if getattr(args, "breakdown", False):
+            out.update(asyncio.run(_run_breakdown(root / "breakdown", events, args.fsync_policy)))
+    finally:
+        if not args.dir:
+            shutil.rmtree(root, ignore_errors=True)
+    return out

@@ -1,0 +1,184 @@
+"""``ff-metrics bench bi``: BI from rollups (day/week/month) and ``rebuild_rollups`` over N events.
+
+Setup (not timed): N synthetic user events over D days plus 10-minute system samples are written
+as raw partitions, and the hourly rollups the hot path would emit are computed with the same
+accumulator and written to the rollups stream. Timed: ``generate`` for day, week and month on a cold
+index (first call parses every rollup file) and warm (index and closed-day merges cached), and
+``rebuild_rollups`` over all days in a fresh process (so its peak RSS is the rebuild's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+BENCH_NAME = "bi"
+BENCH_HELP = "BI from rollups (day/week/month) and rebuild_rollups over N events (default 1,000,000)"
+BENCH_EXAMPLE = "example: ff-metrics bench bi --events 1000000 --days 30"
+
+_REBUILD_CODE = r"""
+import json, resource, sys, time, types
+from datetime import datetime
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_bi.ff_rollup_rebuild import rebuild_rollups
+root, s, e, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+store = FFStreamStore(root, types.SimpleNamespace(fsync_policy="batch"), writer_id="bench-rebuild")
+t0 = time.perf_counter()
+res = rebuild_rollups(store, datetime.fromisoformat(s), datetime.fromisoformat(e), workers=workers)
+dt = time.perf_counter() - t0
+ru_s = resource.getrusage(resource.RUSAGE_SELF)
+ru_c = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = ru_s.ru_utime + ru_s.ru_stime + ru_c.ru_utime + ru_c.ru_stime
+# VmHWM, not ru_maxrss: ru_maxrss survives execve and would report the forking bench's size
+hwm = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1])
+print(json.dumps({"seconds": dt, "cpu_s": cpu, "self_kb": hwm, "child_kb": ru_c.ru_maxrss, **res}))
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--events", type=int, default=1_000_000, help="user events (default 1000000)")
+    p.add_argument("--days", type=int, default=30, help="days the events span (default 30)")
+    p.add_argument("--users", type=int, default=20_000, help="distinct users (default 20000)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rebuild processes (default: cores)")
+    p.add_argument("--repeat", type=int, default=5, help="warm BI timing: best of N (default 5)")
+    p.add_argument("--dir", help="where to build the store (default: a temp dir, removed afterwards)")
+
+
+def _setup(root: Path, n: int, days: int, users: int, start: datetime) -> dict[str, Any]:
+    from types import SimpleNamespace
+
+    from ff_utils.ff_analytics_bench.ff_bi_workload import (
+        REQUEST_REL,
+        RESOURCE_REL,
+        FFRawPartitionWriter,
+        generate_system_samples,
+        generate_user_events,
+        user_stream_rel,
+    )
+    from ff_utils.ff_analytics_bi.ff_rollup_accumulator import FFRollupAccumulator
+    from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps_line
+
+    analytics = root / "analytics"
+    rollup_bufs: dict[str, bytearray] = {}
+
+    def emit(recs: list[dict[str, Any]]) -> None:
+        for r in recs:
+            rollup_bufs.setdefault(r["hour"][:10], bytearray()).extend(ff_dumps_line(r))
+
+    acc = FFRollupAccumulator("bench-writer", emit=emit)
+    raw = FFRawPartitionWriter(analytics, "bench-writer")
+    merged = heapq.merge(
+        ((r["timestamp"], 0, r) for r in generate_user_events(n, start=start, days=days, users=users)),
+        ((r["timestamp"], 1, r) for r in generate_system_samples(start=start, days=days)),
+        key=lambda x: (x[0], x[1]),
+    )
+    for _ts, kind, rec in merged:
+        if kind == 0:
+            raw.add(rec, user_stream_rel(rec))
+            acc.observe_user_dict(rec)
+        else:
+            raw.add(rec["resource"], RESOURCE_REL)
+            raw.add(rec["window"], REQUEST_REL)
+            acc.observe_system(SimpleNamespace(**rec["dto"]))
+    acc.flush()
+    raw.close()
+    rbytes = 0
+    for day, buf in rollup_bufs.items():
+        d = analytics / "business_intelligence" / "rollups" / f"date={day}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "part-bench-writer.jsonl").write_bytes(buf)
+        rbytes += len(buf)
+    raw_bytes = sum(f.stat().st_size for f in (analytics / "user_analytics").rglob("*.jsonl"))
+    return {"raw_bytes": raw_bytes, "rollup_bytes": rbytes, "rollup_records": acc.records_emitted}
+
+
+def _orjson_baseline(root: Path) -> tuple[float, float]:
+    """Seconds for a plain single-process loop parsing every raw user line with orjson (the
+    reference the issue's 1.0 s target is relative to: ~1.8 s there for 1M events)."""
+    import orjson
+
+    loads = orjson.loads
+    t0, c0 = time.perf_counter(), time.process_time()
+    for f in sorted((root / "analytics" / "user_analytics").rglob("*.jsonl")):
+        with open(f, "rb") as fh:
+            for line in fh:
+                loads(line)
+    return round(time.perf_counter() - t0, 3), round(time.process_time() - c0, 3)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import types
+
+    from ff_utils.ff_analytics_bi.ff_bi_engine import FFBIEngine
+    from ff_utils.ff_analytics_bi.ff_rollup_index import FFRollupIndex
+    from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
+
+    for name in ("events", "days", "users", "workers", "repeat"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name}: must be >= 1")
+    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="ff-bench-bi-"))
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    end = start + timedelta(days=args.days)
+    out: dict[str, Any] = {"events": args.events, "days": args.days, "users": args.users}
+    try:
+        t0 = time.perf_counter()
+        out.update(_setup(root, args.events, args.days, args.users, start))
+        out["setup_s"] = round(time.perf_counter() - t0, 2)
+
+        store = FFStreamStore(root, types.SimpleNamespace(fsync_policy="never"), writer_id="bench-bi")
+        index = FFRollupIndex(store)
+        engine = FFBIEngine(index)
+        now = end - timedelta(minutes=30)
+        t0 = time.perf_counter()
+        index.refresh()
+        out["index_cold_load_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        for period in ("day", "week", "month"):
+            t0 = time.perf_counter()
+            engine.generate(period, now)
+            out[f"bi_{period}_first_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        for period in ("day", "week", "month"):
+            best = float("inf")
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                res = engine.generate(period, now)
+                best = min(best, time.perf_counter() - t0)
+            out[f"bi_{period}_ms"] = round(best * 1000, 2)
+            out[f"bi_{period}_active_users"] = res.fields["active_users"]
+        incremental = {hk: index.hour_full(hk).canonical() for hk in index.hour_aggs}
+
+        out["orjson_loop_baseline_s"], out["orjson_loop_baseline_cpu_s"] = _orjson_baseline(root)
+        proc = subprocess.run(
+            [sys.executable, "-c", _REBUILD_CODE, str(root), start.isoformat(), end.isoformat(), str(args.workers)],
+            capture_output=True, text=True, check=False, cwd=str(Path(__file__).resolve().parent.parent),
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"bench bi: rebuild process failed: {proc.stderr.strip()[-500:]}")
+        rb = json.loads(proc.stdout.strip().splitlines()[-1])
+        out["rebuild_s"] = round(rb["seconds"], 3)
+        out["rebuild_cpu_s"] = round(rb["cpu_s"], 3)
+        out["load_average_1m"] = round(os.getloadavg()[0], 2)
+        out["rebuild_wall_vs_orjson_loop_wall"] = round(rb["seconds"] / out["orjson_loop_baseline_s"], 2)
+        out["rebuild_cpu_vs_orjson_loop_cpu"] = round(rb["cpu_s"] / max(out["orjson_loop_baseline_cpu_s"], 1e-9), 2)
+        out["rebuild_hours"] = rb["hours"]
+        out["rebuild_workers"] = args.workers
+        out["rebuild_peak_rss_mb_parent"] = round(rb["self_kb"] / 1024, 1)
+        out["rebuild_peak_rss_mb_worker"] = round(rb["child_kb"] / 1024, 1)
+        index2 = FFRollupIndex(store)
+        index2.refresh()
+        rebuilt = {hk: index2.hour_full(hk).canonical() for hk in index2.hour_aggs}
+        out["rebuild_matches_incremental"] = rebuilt == incremental
+        out["targets"] = "bi <= 30 ms each (warm), rebuild <= 1.0 s, rss <= 100 MB at 5M events"
+    finally:
+        if not args.dir:
+            shutil.rmtree(root, ignore_errors=True)
+    return out

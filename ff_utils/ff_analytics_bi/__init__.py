@@ -1,0 +1,1 @@
+"""bi subpackage of the FF analytics manager."""

@@ -1,0 +1,418 @@
+"""An in-memory, incrementally refreshed view of the stored hourly rollups.
+
+``refresh()`` stats the rollup partition files and re-reads only new or changed ones (appends keep
+the inode and grow; rewrites by erasure or rebuild replace the inode). It keeps, per hour, the
+rollup merged over all writers and deltas; per closed UTC day, a cached merge of its hours; and the
+*first-seen index*: for every user key the first hour any rollup saw it. "New users in a period" are
+the keys whose first-seen hour lies in the period; "returning" are the other active users.
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from collections import deque
+from datetime import UTC, datetime, timedelta
+from itertools import repeat
+from typing import Any
+
+from ff_utils.ff_analytics_bi.ff_rollup_accumulator import RECORD_TYPE, ROLLUP_STREAM, FFRollupAggregate
+from ff_utils.ff_analytics_core.ff_jsonl_reader import BAD_LINE, FFStoreCorruptionError, ff_iter_jsonl_lines
+from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_sketches.ff_distinct_sketch import DEFAULT_EXACT_LIMIT, FFDistinctSketch
+
+logger = get_logger(__name__)
+
+
+_PACK_MASKS: dict[int, tuple[int, int, int]] = {}
+
+
+def ff_pack_byte_mask(buf: bytes | bytearray) -> int:
+    """Pack a 0/1 byte per item (length a multiple of 8) into an int with bit i = item i.
+
+    Three shift-or-mask passes on one big int gather each 8-byte group's bits into its low byte,
+    then every 8th byte is sliced out: all C-level, O(n).
+    """
+    size = len(buf)
+    masks = _PACK_MASKS.get(size)
+    if masks is None:
+        if len(_PACK_MASKS) > 64:
+            _PACK_MASKS.clear()
+        masks = _PACK_MASKS[size] = (
+            int.from_bytes(b"\x03\x00" * (size // 2), "little"),
+            int.from_bytes(b"\x0f\x00\x00\x00" * (size // 4), "little"),
+            int.from_bytes((b"\xff" + b"\x00" * 7) * (size // 8), "little"),
+        )
+    m1, m2, m3 = masks
+    x = int.from_bytes(buf, "little")
+    x = (x | (x >> 7)) & m1
+    x = (x | (x >> 14)) & m2
+    x = (x | (x >> 28)) & m3
+    return int.from_bytes(x.to_bytes(size, "little")[::8], "little")
+
+
+def hk_to_dt(hk: str) -> datetime:
+    """``YYYY-MM-DDTHH`` -> aware UTC datetime."""
+    return datetime(int(hk[0:4]), int(hk[5:7]), int(hk[8:10]), int(hk[11:13]), tzinfo=UTC)
+
+
+def dt_to_hk(dt: datetime) -> str:
+    dt = dt.astimezone(UTC)
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}"
+
+
+def hours_between(start: datetime, end: datetime) -> list[str]:
+    """Hour keys of ``[start, end)`` (both on hour boundaries)."""
+    out = []
+    t = start
+    while t < end:
+        out.append(dt_to_hk(t))
+        t += timedelta(hours=1)
+    return out
+
+
+class FFUserBits:
+    """User sets of a span as bitmaps over dense user ids (OR = union, ``bit_count`` = size)."""
+
+    __slots__ = ("users", "type_users", "feature_users", "platform_users", "segment_users", "conversion_users")
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.type_users: dict[str, int] = {}
+        self.feature_users: dict[str, int] = {}
+        self.platform_users: dict[str, int] = {}
+        self.segment_users: dict[str, int] = {}
+        self.conversion_users = 0
+
+    def merge(self, o: FFUserBits) -> FFUserBits:
+        self.users |= o.users
+        self.conversion_users |= o.conversion_users
+        for cat in ("type_users", "feature_users", "platform_users", "segment_users"):
+            mine = getattr(self, cat)
+            for k, v in getattr(o, cat).items():
+                mine[k] = mine.get(k, 0) | v
+        return self
+
+
+class FFHourUsers:
+    """The exact user data of one stored hourly record, kept compact: sorted 64-bit keys in an
+    ``array('Q')`` and each category's positions into them in an ``array('I')``."""
+
+    __slots__ = ("keys", "cats")
+
+    def __init__(self, rec: dict[str, Any]) -> None:
+        self.keys = array("Q", rec.get("users") or ())
+        cats: dict[tuple[str, str], array[int]] = {}
+        for cat in _CAT_NAMES:
+            for name, idx in (rec.get(cat) or {}).items():
+                cats[(cat, name)] = array("I", idx)
+        cats[("conversion_users", "")] = array("I", rec.get("conversion_users") or ())
+        self.cats = cats
+
+
+_CAT_NAMES = ("type_users", "feature_users", "platform_users", "segment_users")
+
+
+class FFRollupIndex:
+    """Cached merged rollups per hour and per day, plus the first-seen index of user keys.
+
+    Memory: per hour, counts and sketches (``hour_aggs``, without user sets) and the compact user
+    parts (``hour_users``); per closed day, counts (``day``) and user bitmaps (``day_bits``).
+    """
+
+    def __init__(self, store: Any, exact_limit: int = DEFAULT_EXACT_LIMIT) -> None:
+        self.store = store
+        self.exact_limit = exact_limit
+        self._files: dict[str, tuple[tuple[int, int, int], dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]]]] = {}
+        self.hour_aggs: dict[str, FFRollupAggregate] = {}
+        self.hour_users: dict[str, list[FFHourUsers]] = {}
+        self._day_counts: dict[str, FFRollupAggregate] = {}
+        self.first_seen: dict[int, str] = {}
+        self.new_by_hour: dict[str, int] = {}
+        self.unreadable_files = 0
+        self.generation = 0
+        self._journal: tuple[str, str, str] | None = None
+        self.uid: dict[int, int] = {}  # user key -> dense id (first-seen order) for bitmaps
+        self._hour_bits: dict[str, FFUserBits] = {}
+        self._day_bits: dict[str, FFUserBits] = {}
+
+    # ------------------------------------------------------------------ refresh
+    def refresh(self) -> bool:
+        """Pick up new/changed/removed rollup files; True when anything changed."""
+        seen: dict[str, tuple[int, int, int]] = {}
+        for part in self.store.iter_partitions(ROLLUP_STREAM):
+            for f in part.files:
+                try:
+                    st = os.stat(f)
+                except FileNotFoundError:
+                    continue
+                seen[str(f)] = (st.st_ino, st.st_size, st.st_mtime_ns)
+        affected: set[str] = set()
+        additive = True
+        journal = self._read_journal()
+        if journal != self._journal:
+            for j in (self._journal, journal):
+                if j is not None:
+                    affected.update(hk for hk in self._all_hours() if j[1] <= hk < j[2])
+            self._journal = journal
+            additive = False
+        for path in [p for p in self._files if p not in seen]:
+            _fp, hours = self._files.pop(path)
+            affected.update(k[:13] for k in hours)
+            additive = False
+        for path, fp in seen.items():
+            old = self._files.get(path)
+            if old is not None and old[0] == fp:
+                continue
+            if old is not None:
+                affected.update(k[:13] for k in old[1])
+                if old[0][0] != fp[0] or old[0][1] > fp[1]:
+                    additive = False
+            hours = self._parse(path)
+            self._files[path] = (fp, hours)
+            affected.update(k[:13] for k in hours)
+        if not affected:
+            return False
+        self._remerge(affected)
+        if additive:
+            self._index_add(sorted(affected))
+        else:
+            self._index_rebuild()
+        self.generation += 1
+        return True
+
+    def _parse(self, path: str) -> dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]]:
+        hours: dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]] = {}
+        try:
+            for _n, rec in ff_iter_jsonl_lines(path):
+                if rec is BAD_LINE or not isinstance(rec, dict) or rec.get("record_type") != RECORD_TYPE:
+                    continue
+                try:
+                    agg = FFRollupAggregate.from_record(rec, self.exact_limit, sets=False)
+                    users = FFHourUsers(rec)
+                except (ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
+                    logger.warning("skipping bad rollup record in %s: %s", path, exc)
+                    continue
+                hk = rec["hour"]
+                stamp = rec.get("rebuild")
+                key = f"{hk}|{stamp}" if stamp else hk  # records of a rebuild stay apart (journal rule)
+                cur = hours.get(key)
+                if cur is None:
+                    hours[key] = (agg, [users])
+                else:
+                    cur[0].merge(agg, sets=False)
+                    cur[1].append(users)
+        except (OSError, FFStoreCorruptionError) as exc:
+            self.unreadable_files += 1
+            logger.error("reading rollups %s: %s", path, exc)
+        return hours
+
+    def _remerge(self, affected: set[str]) -> None:
+        j = self._journal
+        by_hour: dict[str, list[tuple[str, tuple[FFRollupAggregate, list[FFHourUsers]]]]] = {}
+        for _fp, hours in self._files.values():
+            for key, entry in hours.items():
+                if key[:13] in affected:
+                    by_hour.setdefault(key[:13], []).append((key, entry))
+        for hk in affected:
+            keyed = by_hour.get(hk, [])
+            if j is not None and j[1] <= hk < j[2]:
+                mine = [(key, e) for key, e in keyed if key == f"{hk}|{j[0]}"]
+                if mine:  # a rebuild is replacing this range: its record is the whole hour
+                    keyed = mine
+            if not keyed:
+                self.hour_aggs.pop(hk, None)
+                self.hour_users.pop(hk, None)
+            elif len(keyed) == 1:
+                self.hour_aggs[hk] = keyed[0][1][0]  # shared, never mutated (merges build new ones)
+                self.hour_users[hk] = keyed[0][1][1]
+            else:
+                merged = FFRollupAggregate(self.exact_limit, keyed[0][1][0].durations.relative_accuracy)
+                users: list[FFHourUsers] = []
+                for _key, (a, us) in keyed:
+                    merged.merge(a, sets=False)
+                    users.extend(us)
+                self.hour_aggs[hk] = merged
+                self.hour_users[hk] = users
+            self._day_counts.pop(hk[:10], None)
+            self._hour_bits.pop(hk, None)
+            self._day_bits.pop(hk[:10], None)
+
+    def _read_journal(self) -> tuple[str, str, str] | None:
+        from ff_utils.ff_analytics_bi.ff_rollup_rebuild import REBUILD_JOURNAL
+        from ff_utils.ff_analytics_core.ff_json_utils import ff_read_json
+
+        try:
+            data = ff_read_json(self.store.stream_dir(ROLLUP_STREAM) / REBUILD_JOURNAL, default=None)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("stamp", "start", "end")):
+            return None
+        return data["stamp"], data["start"], data["end"]
+
+    def _all_hours(self) -> set[str]:
+        return {k[:13] for _fp, hours in self._files.values() for k in hours}
+
+    def _index_add(self, hours: list[str]) -> None:
+        fs = self.first_seen
+        nbh = self.new_by_hour
+        uid = self.uid
+        for hk in hours:
+            for part in self.hour_users.get(hk, ()):
+                for k in part.keys:
+                    old = fs.get(k)
+                    if old is None or hk < old:
+                        if old is not None:
+                            nbh[old] -= 1
+                        else:
+                            uid[k] = len(uid)
+                        fs[k] = hk
+                        nbh[hk] = nbh.get(hk, 0) + 1
+
+    def _index_rebuild(self) -> None:
+        self.first_seen = {}
+        self.new_by_hour = {}
+        self.uid = {}
+        self._hour_bits = {}
+        self._day_bits = {}
+        self._index_add(sorted(self.hour_aggs))
+
+    # ------------------------------------------------------------------ bitmaps
+    def _bits_for(self, hks: list[str]) -> FFUserBits:
+        """Bitmaps (bit i = dense user id i) of the hours ``hks``: one byte per user first, filled by
+        ``map`` without a Python loop per user, then packed (``ff_pack_byte_mask``)."""
+        uid = self.uid
+        size = (len(uid) // 8 + 1) * 8
+        get = uid.__getitem__
+        users = bytearray(size)
+        set_users = users.__setitem__
+        cats: dict[tuple[str, str], bytearray] = {}
+        for hk in hks:
+            for part in self.hour_users.get(hk, ()):
+                ids = list(map(get, part.keys))
+                deque(map(set_users, ids, repeat(1)), maxlen=0)
+                for ck, idx in part.cats.items():
+                    buf = cats.get(ck)
+                    if buf is None:
+                        buf = cats[ck] = bytearray(size)
+                    deque(map(buf.__setitem__, map(ids.__getitem__, idx), repeat(1)), maxlen=0)
+        out = FFUserBits()
+        out.users = ff_pack_byte_mask(users)
+        for (cat, name), buf in cats.items():
+            if cat == "conversion_users":
+                out.conversion_users = ff_pack_byte_mask(buf)
+            else:
+                getattr(out, cat)[name] = ff_pack_byte_mask(buf)
+        return out
+
+    def hour_bits(self, hk: str) -> FFUserBits:
+        """Bitmaps of one hour; cached (bounded)."""
+        b = self._hour_bits.get(hk)
+        if b is None:
+            if len(self._hour_bits) > 512:
+                self._hour_bits.clear()
+            b = self._hour_bits[hk] = self._bits_for([hk])
+        return b
+
+    def day_bits(self, day: str) -> FFUserBits:
+        """Bitmaps of one UTC day, built straight from its hours' user parts; cached."""
+        b = self._day_bits.get(day)
+        if b is None:
+            b = self._day_bits[day] = self._bits_for([hk for hk in self.hour_users if hk[:10] == day])
+        return b
+
+    def bits(self, start: datetime, end: datetime) -> FFUserBits:
+        """OR of the user bitmaps of ``[start, end)``."""
+        out = FFUserBits()
+        t = start
+        while t < end:
+            day_end = datetime(t.year, t.month, t.day, tzinfo=UTC) + timedelta(days=1)
+            if t.hour == 0 and day_end <= end:
+                b = self.day_bits(t.strftime("%Y-%m-%d"))
+                t = day_end
+            else:
+                b = self.hour_bits(dt_to_hk(t))
+                t += timedelta(hours=1)
+            out.merge(b)
+        return out
+
+    # ------------------------------------------------------------------ queries
+    def hour_full(self, hk: str) -> FFRollupAggregate | None:
+        """One hour with its user sets rebuilt from the compact parts (for comparisons, slow)."""
+        a = self.hour_aggs.get(hk)
+        if a is None:
+            return None
+        full = FFRollupAggregate(self.exact_limit, a.durations.relative_accuracy).merge(a, sets=False)
+        for part in self.hour_users.get(hk, ()):
+            keys = part.keys
+            full.users.update(keys)
+            for (cat, name), idx in part.cats.items():
+                ks = [keys[i] for i in idx]
+                if cat == "conversion_users":
+                    full.conversion_users.update(ks)
+                    continue
+                d = getattr(full, cat)
+                sk = d.get(name)
+                if sk is None:
+                    sk = d[name] = FFDistinctSketch(exact_limit=self.exact_limit)
+                sk.update(ks)
+        return full
+
+    def aggregate(self, start: datetime, end: datetime, *, sets: bool = False) -> FFRollupAggregate:
+        """Merged rollup of the hours in ``[start, end)`` (hour boundaries); closed days come from
+        cache. User sets only with ``sets=True`` (slow; BI uses ``bits``)."""
+        out = FFRollupAggregate(self.exact_limit)
+        if sets:
+            for hk, _a in self.hours_in(start, end):
+                full = self.hour_full(hk)
+                if full is not None:
+                    out.merge(full)
+            return out
+        t = start
+        while t < end:
+            day_end = datetime(t.year, t.month, t.day, tzinfo=UTC) + timedelta(days=1)
+            if t.hour == 0 and day_end <= end:
+                d = self.day(t.strftime("%Y-%m-%d"))
+                t = day_end
+            else:
+                d = self.hour_aggs.get(dt_to_hk(t))
+                t += timedelta(hours=1)
+            if d is not None:
+                out.merge(d, sets=False)
+        return out
+
+    def day(self, day: str) -> FFRollupAggregate | None:
+        """Counts and sketches of one UTC day (``YYYY-MM-DD``), cached until one of its hours changes."""
+        cached = self._day_counts.get(day)
+        if cached is not None:
+            return cached
+        hours = [a for hk, a in self.hour_aggs.items() if hk[:10] == day]
+        if not hours:
+            return None
+        merged = FFRollupAggregate(self.exact_limit)
+        for a in hours:
+            merged.merge(a, sets=False)
+        self._day_counts[day] = merged
+        return merged
+
+    def hours_in(self, start: datetime, end: datetime) -> list[tuple[str, FFRollupAggregate]]:
+        s, e = dt_to_hk(start), dt_to_hk(end)
+        return sorted((hk, a) for hk, a in self.hour_aggs.items() if s <= hk < e)
+
+    def new_users(self, start: datetime, end: datetime) -> int:
+        """Users whose first-seen hour is in ``[start, end)``."""
+        s, e = dt_to_hk(start), dt_to_hk(end)
+        return sum(n for hk, n in self.new_by_hour.items() if s <= hk < e)
+
+    def users_before(self, end: datetime) -> int:
+        """Distinct users first seen before ``end``."""
+        e = dt_to_hk(end)
+        return sum(n for hk, n in self.new_by_hour.items() if hk < e)
+
+    def new_user_keys(self, start: datetime, end: datetime) -> set[int]:
+        s, e = dt_to_hk(start), dt_to_hk(end)
+        return {k for k, hk in self.first_seen.items() if s <= hk < e}
+
+    @property
+    def first_hour(self) -> str | None:
+        return min(self.hour_aggs) if self.hour_aggs else None

@@ -1,0 +1,1 @@
+"""cli subpackage of the FF analytics manager."""

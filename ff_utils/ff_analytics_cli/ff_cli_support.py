@@ -1,0 +1,75 @@
+"""What every ``ff-metrics`` command module shares: the error type, common flags, config and manager
+construction from the flags, and output (JSON or an aligned table)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+class FFCliError(Exception):
+    """An error the CLI reports as one line and a non-zero exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def common_parent() -> argparse.ArgumentParser:
+    """Flags every subcommand accepts."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("common options")
+    g.add_argument("--base-path", help="store root (default: config storage.base_path, 'analytics_data')")
+    g.add_argument("--config", help="JSON config file (precedence: defaults < preset < file < env vars)")
+    g.add_argument("--env", choices=["development", "test", "production"], help="environment preset")
+    g.add_argument("--format", choices=["table", "json"], default="table", help="output format")
+    g.add_argument("-v", "--verbose", action="store_true", help="log to stderr at INFO")
+    return p
+
+
+def load_cli_config(args: argparse.Namespace) -> Any:
+    """The root config for ``args`` (``--config``, ``--env``, ``--base-path``)."""
+    from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import load_config
+
+    try:
+        config = load_config(getattr(args, "config", None), environment=getattr(args, "env", None))
+    except (ValueError, OSError) as exc:
+        raise FFCliError(f"invalid configuration: {exc}") from exc
+    base = getattr(args, "base_path", None)
+    if base:
+        config.storage.base_path = base
+    return config
+
+
+def build_manager(args: argparse.Namespace, **kwargs: Any) -> Any:
+    """A manager for the CLI flags (not initialized; call ``initialize_analytics_system``)."""
+    from ff_metrics_collection_manager import FFMetricsCollectionManager
+
+    return FFMetricsCollectionManager(load_cli_config(args), **kwargs)
+
+
+def emit(args: argparse.Namespace, data: Any, table: str | None = None) -> None:
+    """Print ``data`` as JSON (``--format json``) or the given table text."""
+    if getattr(args, "format", "table") == "json" or table is None:
+        sys.stdout.write(ff_dumps(data).decode() + "\n")
+    else:
+        sys.stdout.write(table.rstrip("\n") + "\n")
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """Plain aligned text table."""
+    if not rows:
+        return "(none)"
+    cols = columns or list(rows[0].keys())
+    cells = [[str(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(out)

@@ -1,0 +1,1 @@
+"""compliance subpackage of the FF analytics manager."""

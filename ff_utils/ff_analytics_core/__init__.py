@@ -1,0 +1,1 @@
+"""core subpackage of the FF analytics manager."""

@@ -1,0 +1,1 @@
+"""exposition subpackage of the FF analytics manager."""

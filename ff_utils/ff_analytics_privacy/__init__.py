@@ -1,0 +1,1 @@
+"""privacy subpackage of the FF analytics manager."""

@@ -1,0 +1,487 @@
+"""Manager facade mixin for the privacy domain: pseudonymized user analytics, consent, access, erasure.
+
+The work lives in engine modules: ``ff_user_event_pipeline`` (validation, controls, mapping,
+scrubbing), ``ff_privacy_pseudonymizer`` (keyed HMAC), ``ff_consent_registry``, ``ff_user_index``
+and ``ff_user_erasure``. See docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from ff_utils.ff_analytics_core.ff_clock import ff_iso
+from ff_utils.ff_analytics_core.ff_logging import get_logger
+
+logger = get_logger(__name__)
+
+DEFAULT_CONSENT_REFRESH_SECONDS = 2.0
+
+
+class FFPrivacyFacadeMixin:
+    """Thin facade methods for the privacy domain; the work lives in engine modules."""
+
+    def _init_privacy(self) -> None:
+        """Set up this domain's engines lazily (the key is created on first use, off the loop)."""
+        self._privacy_pipeline: Any = None
+        self._privacy_setup_lock = threading.Lock()
+        self._privacy_state_flushing = False
+        self._privacy_next_state_flush = 0.0
+        self._privacy_hook_cache: Any = None
+        self._privacy_setup_retry_at = 0.0
+        self._privacy_setup_failures = 0
+        refresh = getattr(self.analytics_config, "consent_refresh_seconds", DEFAULT_CONSENT_REFRESH_SECONDS)
+        if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or refresh < 0:
+            raise ValueError(f"consent_refresh_seconds: must be a number >= 0, got {refresh!r}")
+        self._privacy_refresh_seconds = float(refresh)
+        self.add_flush_hook(self._privacy_flush_state)
+        self.add_close_hook(self._privacy_flush_state)
+        self.add_fork_hook(self._privacy_after_fork)
+        if self._privacy_refresh_seconds > 0:
+            self.register_periodic_job(
+                "privacy_state", max(self._privacy_refresh_seconds, 0.5), self._privacy_periodic
+            )
+
+    # ------------------------------------------------------------------ engines
+    def _privacy_setup_sync(self, create_key: bool = True) -> Any:
+        with self._privacy_setup_lock:
+            if self._privacy_pipeline is not None:
+                return self._privacy_pipeline
+            from ff_utils.ff_analytics_privacy.ff_consent_registry import FFConsentRegistry
+            from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import (
+                FFPseudonymizer,
+                ff_load_or_create_key,
+            )
+            from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import FFUserEventPipeline
+            from ff_utils.ff_analytics_privacy.ff_user_index import (
+                DEFAULT_CASUAL_MAX_SESSIONS,
+                DEFAULT_POWER_MIN_SESSIONS,
+                FFUserIndex,
+            )
+
+            pc = getattr(self.analytics_config, "privacy_config", None)
+            key, source = ff_load_or_create_key(self.base_path, pc, create=create_key)
+            writer = self.store.writer_id
+            consent = FFConsentRegistry(self.base_path, self.clock, self._privacy_refresh_seconds, writer)
+            index = FFUserIndex(
+                self.base_path,
+                writer,
+                power_min_sessions=getattr(pc, "user_segment_power_min_sessions", DEFAULT_POWER_MIN_SESSIONS),
+                casual_max_sessions=getattr(pc, "user_segment_casual_max_sessions", DEFAULT_CASUAL_MAX_SESSIONS),
+            )
+            consent.refresh()
+            index.load()
+            self._privacy_pipeline = FFUserEventPipeline(
+                self.analytics_config, FFPseudonymizer(key, source), consent, index, self.clock
+            )
+            return self._privacy_pipeline
+
+    async def _privacy(self, create_key: bool = True) -> Any:
+        p = self._privacy_pipeline
+        if p is None:
+            p = await asyncio.to_thread(self._privacy_setup_sync, create_key)
+        return p
+
+    async def _privacy_for_record(self) -> Any:
+        """The pipeline for the record path: an I/O fault while setting it up (key or state files)
+        is logged and counted, retried at most every 5 s, and never raised into the host."""
+        now = self.clock.monotonic()
+        if now < self._privacy_setup_retry_at:
+            return None
+        try:
+            return await self._privacy()
+        except OSError as exc:
+            self._privacy_setup_failures += 1
+            self._privacy_setup_retry_at = now + 5.0
+            logger.error("user analytics unavailable (privacy setup failed, retry in 5 s): %s", exc)
+            return None
+
+    def _privacy_after_fork(self) -> None:
+        """Child of ``os.fork()``: the parent persists its own index deltas; fresh locks here."""
+        self._privacy_setup_lock = threading.Lock()
+        self._privacy_state_flushing = False
+        self._privacy_bg_task = None
+        p = self._privacy_pipeline
+        if p is not None:
+            p.index.after_fork(self.store.writer_id)
+            p.consent.after_fork(self.store.writer_id)
+
+    @property
+    def privacy_stats(self) -> dict[str, Any]:
+        """Counters of the privacy pipeline (accepted, stored, and drops by reason)."""
+        p = self._privacy_pipeline
+        if p is None:
+            return {"setup_failures": self._privacy_setup_failures} if self._privacy_setup_failures else {}
+        out: dict[str, Any] = p.stats.to_dict()
+        out["scrubbed_values"] = p.scrubber.scrubbed_values
+        out["dropped_property_keys"] = p.scrubber.dropped_keys
+        out["index_users"] = len(p.index.entries)
+        out["index_flush_failures"] = p.index.flush_failures
+        out["consent_refresh_failures"] = p.consent.refresh_failures
+        out["setup_failures"] = self._privacy_setup_failures
+        return out
+
+    def _privacy_flush_state(self) -> bool:
+        """Persist the user-index deltas; False when they are kept for retry (I/O fault)."""
+        p = self._privacy_pipeline
+        return True if p is None else bool(p.index.flush())
+
+    async def _privacy_periodic(self) -> None:
+        p = self._privacy_pipeline
+        if p is not None:
+            await asyncio.to_thread(self._privacy_state_job, p)
+
+    def _privacy_state_job(self, p: Any) -> None:
+        try:
+            p.index.flush()
+            p.consent.refresh()
+        except Exception:  # a background job must never die silently nor raise into the loop
+            logger.exception("privacy state job failed")
+        finally:
+            self._privacy_state_flushing = False
+
+    def _privacy_maybe_persist(self, p: Any) -> None:
+        """Persist index deltas in the background at most every ``consent_refresh_seconds``."""
+        now = self.clock.monotonic()
+        if now < self._privacy_next_state_flush:
+            return
+        self._privacy_next_state_flush = now + max(self._privacy_refresh_seconds, 0.5)
+        if self._privacy_refresh_seconds <= 0 or self._privacy_state_flushing:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._privacy_state_flushing = True
+        task = loop.create_task(asyncio.to_thread(self._privacy_state_job, p))
+        self._privacy_bg_task = task  # keep a reference until it finishes
+
+    # ------------------------------------------------------------------ recording
+    async def record_user_analytics(
+        self, user_id: str, session_id: str, event_type: str, event_data: dict[str, Any]
+    ) -> bool:
+        """Record one user event under the privacy controls.
+
+        Returns True when the event was stored or deliberately not stored (analytics disabled,
+        opt-out, no consent, do-not-track, sampled out; counted in ``privacy_stats``), False when
+        the store dropped it (buffer full) or an internal fault occurred (logged). Caller bugs raise
+        ``ValueError``/``TypeError`` naming the argument.
+        """
+        if self._restart_collection_after_fork:
+            self._resume_after_fork()
+        p = self._privacy_pipeline or await self._privacy_for_record()
+        if p is None:
+            from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import FFUserEventPipeline
+
+            FFUserEventPipeline.validate(user_id, session_id, event_type, event_data)  # caller bugs still raise
+            return False
+        stream, rec = p.process(user_id, session_id, event_type, event_data)
+        if stream is None:
+            return True
+        try:
+            ok = self.store.append(stream, rec)
+        except Exception as exc:  # I/O and closed-store faults are contained
+            logger.error("record_user_analytics: store append failed: %s", exc)
+            p.stats.store_dropped += 1
+            return False
+        if ok:
+            p.stats.stored += 1
+            obs = self._privacy_rollup_hook()
+            if obs is not None:
+                try:
+                    obs(rec)
+                except Exception:
+                    p.stats.hook_failures += 1
+                    logger.exception("rollup hook failed")
+        else:
+            p.stats.store_dropped += 1
+        if p._mono() >= self._privacy_next_state_flush:
+            self._privacy_maybe_persist(p)
+        return ok
+
+    def _privacy_rollup_hook(self) -> Any:
+        """The BI feed, one call per accepted event: ``_bi_observe_user_dict(record)`` when the BI
+        facade offers it, else ``_bi_observe_user_event`` with a DTO-like attribute namespace."""
+        hook = self._privacy_hook_cache
+        if hook is None:
+            d = getattr(self, "_bi_observe_user_dict", None)
+            if d is not None:
+                hook = d
+            else:
+                e = getattr(self, "_bi_observe_user_event", None)
+                if e is not None:
+                    from types import SimpleNamespace
+
+                    def hook(rec: dict[str, Any], _e: Any = e, _ns: Any = SimpleNamespace) -> None:
+                        _e(_ns(**rec))  # C-level attribute access, ~4x cheaper than a __getattr__ view
+                else:
+                    hook = False
+            self._privacy_hook_cache = hook
+        return hook or None
+
+    async def record_user_events(self, events: Iterable[Any]) -> int:
+        """Batch form for bulk producers; returns the number of events stored.
+
+        Each item is ``(user_id, session_id, event_type, event_data)`` or a dict with those keys.
+        All items are validated first: a bad item raises ``ValueError``/``TypeError`` naming
+        ``events[i]`` and nothing of the batch is recorded.
+        """
+        if isinstance(events, (str, bytes, dict)) or not isinstance(events, Iterable):
+            raise TypeError(f"events: expected an iterable of events, got {type(events).__name__}")
+        from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import FFUserEventPipeline
+
+        p = self._privacy_pipeline or await self._privacy_for_record()
+        items: list[tuple[Any, Any, Any, Any]] = []
+        validate = FFUserEventPipeline.validate
+        for i, ev in enumerate(events):
+            try:
+                if type(ev) is tuple or type(ev) is list:
+                    if len(ev) != 4:
+                        raise ValueError("expected (user_id, session_id, event_type, event_data)")
+                    t = (ev[0], ev[1], ev[2], ev[3])
+                elif isinstance(ev, dict):
+                    t = (ev.get("user_id"), ev.get("session_id", ""), ev.get("event_type"), ev.get("event_data"))
+                else:
+                    raise TypeError(f"expected a tuple or dict, got {type(ev).__name__}")
+                validate(*t)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"events[{i}]: {exc}") from exc
+            items.append(t)
+        if p is None:
+            return 0
+        by_stream: dict[str, list[Any]] = {}
+        process = p.process
+        pending: list[Any] = []  # user-index updates, applied once the whole batch is valid
+        for i, t in enumerate(items):
+            try:
+                stream, rec = process(*t, pending)
+            except (TypeError, ValueError) as exc:  # event_data field errors
+                raise (TypeError if isinstance(exc, TypeError) else ValueError)(f"events[{i}]: {exc}") from exc
+            if stream is not None:
+                lst = by_stream.get(stream)
+                if lst is None:
+                    lst = by_stream[stream] = []
+                lst.append(rec)
+        p.commit(pending)
+        stored = 0
+        obs = self._privacy_rollup_hook()
+        for stream, recs in by_stream.items():
+            try:
+                n = self.store.append_many(stream, recs)
+            except Exception as exc:
+                logger.error("record_user_events: store append failed: %s", exc)
+                n = 0
+            stored += n
+            p.stats.store_dropped += len(recs) - n
+            if obs is not None and n:  # rollups count exactly what was stored
+                for rec in recs:
+                    try:
+                        obs(rec)
+                    except Exception:
+                        p.stats.hook_failures += 1
+                        logger.exception("rollup hook failed")
+        p.stats.stored += stored
+        self._privacy_maybe_persist(p)
+        return stored
+
+    # ------------------------------------------------------------------ consent
+    async def _privacy_event(self, kind: str, **fields: Any) -> None:
+        rpe = getattr(self, "record_privacy_event", None)
+        try:
+            if rpe is not None:
+                res = rpe(kind, **fields)
+                if inspect.isawaitable(res):
+                    await res
+            else:
+                self.store.append(
+                    "privacy_events", {"timestamp": ff_iso(self.clock.now()), "kind": kind, **fields}
+                )
+        except Exception:
+            logger.exception("privacy event %s could not be recorded", kind)
+
+    async def _privacy_for_change(self, action: str) -> Any:
+        """The pipeline for a consent/opt-out change, or None (logged, audited) when the key or the
+        state files cannot be set up (I/O fault): the change is not persisted and the call says so."""
+        try:
+            return await self._privacy()
+        except OSError as exc:
+            self._privacy_setup_failures += 1
+            logger.error("%s: privacy state unavailable, nothing changed: %s", action, exc)
+            self.audit(action, outcome="failure", error=str(exc))
+            return None
+
+    @staticmethod
+    def _check_user(user_id: Any) -> str:
+        from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import MAX_ID
+
+        if type(user_id) is not str:
+            raise TypeError(f"user_id: expected str, got {type(user_id).__name__}")
+        if not user_id or len(user_id) > MAX_ID:
+            raise ValueError(f"user_id: must be a non-empty str of at most {MAX_ID} characters")
+        return user_id
+
+    async def set_user_opt_out(self, user_id: str, opted_out: bool = True) -> bool:
+        """Persist a user's opt-out (or opt back in); True when persisted and honoured.
+
+        Effective at once in this process and within ``consent_refresh_seconds`` in others sharing
+        the store. With ``allow_user_opt_out=False`` nothing is stored and False is returned.
+        """
+        self._check_user(user_id)
+        if not isinstance(opted_out, bool):
+            raise TypeError(f"opted_out: expected bool, got {type(opted_out).__name__}")
+        p = await self._privacy_for_change("set_user_opt_out")
+        if p is None:
+            return False
+        ref = p.pseudonymizer.subject_ref(user_id)
+        if not p.allow_opt_out:
+            await self._privacy_event("opt_out_not_supported", subject_ref=ref, requested=opted_out)
+            self.audit("set_user_opt_out", target=ref, outcome="rejected", reason="allow_user_opt_out=false")
+            return False
+        h = p.pseudonymizer.user_hash(user_id)
+        try:
+            await asyncio.to_thread(p.consent.set_opt_out, h, opted_out)
+        except OSError as exc:
+            logger.error("set_user_opt_out: could not persist: %s", exc)
+            self.audit("set_user_opt_out", target=ref, outcome="failure", error=str(exc))
+            return False
+        kind = "opt_out" if opted_out else "opt_in"
+        await self._privacy_event(kind, subject_ref=ref, opted_out=opted_out)
+        self.audit("set_user_opt_out", target=ref, opted_out=opted_out)
+        return True
+
+    async def record_consent(self, user_id: str, granted: bool) -> bool:
+        """Persist a user's explicit consent (granted or withdrawn); True when persisted."""
+        self._check_user(user_id)
+        if not isinstance(granted, bool):
+            raise TypeError(f"granted: expected bool, got {type(granted).__name__}")
+        p = await self._privacy_for_change("record_consent")
+        if p is None:
+            return False
+        ref = p.pseudonymizer.subject_ref(user_id)
+        h = p.pseudonymizer.user_hash(user_id)
+        try:
+            await asyncio.to_thread(p.consent.set_consent, h, granted)
+        except OSError as exc:
+            logger.error("record_consent: could not persist: %s", exc)
+            self.audit("record_consent", target=ref, outcome="failure", error=str(exc))
+            return False
+        await self._privacy_event("consent_granted" if granted else "consent_withdrawn", subject_ref=ref)
+        self.audit("record_consent", target=ref, granted=granted)
+        return True
+
+    # ------------------------------------------------------------------ access and erasure
+    def _privacy_needles(self, p: Any, user_id: str) -> frozenset[str]:
+        needles = {p.pseudonymizer.user_hash(user_id)}
+        if p.raw_ids:
+            needles.add(user_id)
+        return frozenset(needles)
+
+    async def export_user_data(self, user_id: str) -> dict[str, Any]:
+        """Every stored record of ``user_id`` across all streams and partitions (GDPR Art. 15).
+
+        Raises ``ValueError`` (naming ``privacy_config.key_file``) when the store has no pseudonym key.
+        """
+        self._check_user(user_id)
+        p = await self._privacy(create_key=False)
+        h = p.pseudonymizer.user_hash(user_id)
+        ref = p.pseudonymizer.subject_ref(user_id)
+        await self.aflush()
+
+        def work() -> dict[str, Any]:
+            from ff_utils.ff_analytics_privacy.ff_user_erasure import FFUserDataEraser
+
+            return FFUserDataEraser(self.store).export(self._privacy_needles(p, user_id), subject_ref=ref)
+
+        result = await asyncio.to_thread(work)
+        from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY
+
+        total = sum(len(v) for s, v in result["records"].items() if STREAM_CATEGORY.get(s, "compliance") != "compliance")
+        compliance = sum(len(v) for s, v in result["records"].items() if STREAM_CATEGORY.get(s) == "compliance")
+        out = {
+            "user_hash": h,
+            "subject_ref": ref,
+            "exported_at": ff_iso(self.clock.now()),
+            "user_index": p.index.get(h),
+            "consent": p.consent.get(h),
+            "total_records": total,
+            "compliance_records": compliance,
+            **result,
+        }
+        await self._privacy_event("access_request", subject_ref=ref, records=total)
+        self.audit("export_user_data", target=ref, records=total)
+        return out
+
+    async def erase_user_data(self, user_id: str) -> dict[str, Any]:
+        """Remove ``user_id``'s records from every partition, the user index and rollups (Art. 17).
+
+        Each partition file is rewritten atomically; other users' records stay byte-identical.
+        The request and its counts go to ``privacy_events`` and the audit log (by ``subject_ref``).
+        """
+        self._check_user(user_id)
+        p = await self._privacy(create_key=False)
+        h = p.pseudonymizer.user_hash(user_id)
+        ref = p.pseudonymizer.subject_ref(user_id)
+        await self._privacy_event("erasure_requested", subject_ref=ref)
+        await self.aflush()
+        needles = self._privacy_needles(p, user_id)
+
+        def work() -> dict[str, Any]:
+            from ff_utils.ff_analytics_privacy.ff_user_erasure import FFUserDataEraser
+
+            counts = FFUserDataEraser(self.store).erase(needles)
+            counts["rollups"] = self._privacy_erase_rollups(h)
+            counts["user_index_removed"] = p.index.forget(h)
+            counts["consent_objection_retained"] = p.consent.forget(h)
+            p.pseudonymizer.forget(user_id)
+            return counts
+
+        try:
+            counts = await asyncio.to_thread(work)
+        except OSError as exc:
+            logger.error("erase_user_data failed: %s", exc)
+            await self._privacy_event("erasure_failed", subject_ref=ref, error=str(exc))
+            self.audit("erase_user_data", target=ref, outcome="failure", error=str(exc))
+            raise
+        outcome = "success" if not counts["errors"] else "partial"
+        await self._privacy_event(
+            "erasure_completed",
+            subject_ref=ref,
+            outcome=outcome,
+            records_removed=counts["records_removed_total"],
+            files_rewritten=counts["files_rewritten"],
+            partitions_touched=counts["partitions_touched"],
+        )
+        self.audit(
+            "erase_user_data",
+            target=ref,
+            outcome=outcome,
+            records_removed=counts["records_removed_total"],
+            files_rewritten=counts["files_rewritten"],
+            partitions_touched=counts["partitions_touched"],
+        )
+        return {"user_hash": h, "subject_ref": ref, "outcome": outcome, **counts}
+
+    def _privacy_erase_rollups(self, user_hash: str) -> dict[str, Any]:
+        """Rollups: the BI engine's eraser when present (open buckets and stored hourly records)."""
+        out: dict[str, Any] = {}
+        hook = getattr(self, "_bi_erase_user", None)
+        if hook is not None:
+            try:
+                out["bi_hook"] = hook(user_hash)
+            except Exception as exc:
+                logger.exception("rollup erasure hook failed")
+                out["error"] = str(exc)
+            return out
+        try:
+            from ff_utils.ff_analytics_bi.ff_rollup_accumulator import erase_user_from_rollups
+        except ImportError:
+            out["note"] = "no rollup engine; raw user_hash mentions in rollups were stripped by the eraser"
+            return out
+        acc = getattr(self, "_rollups", None) or getattr(self, "rollup_accumulator", None)
+        if acc is not None and hasattr(acc, "erase_user"):
+            out["open_buckets"] = acc.erase_user(user_hash)
+        out["stored_records_changed"] = erase_user_from_rollups(self.store, user_hash)
+        return out

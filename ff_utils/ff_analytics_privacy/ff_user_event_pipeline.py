@@ -1,0 +1,394 @@
+"""The privacy pipeline of one user event: validate -> controls -> pseudonymize -> map -> scrub -> index.
+
+Event types and their streams (documented in docs/privacy.md):
+
+=====================  ====================  =============================================
+event_type             stream                event_data keys mapped onto FFUserAnalyticsDTO
+=====================  ====================  =============================================
+session_start          session_analytics     time_to_first_action
+session_end            session_analytics     duration, actions, quality_score, pages, bounce_rate
+feature_usage          feature_usage         features (list) / feature, frequency, adoption_rate
+content_interaction    behavior_patterns     messages, documents, tools, searches
+page_view              behavior_patterns     pages (default 1)
+conversion             engagement_metrics    conversion / conversion_events
+satisfaction           engagement_metrics    rating (0..10)
+=====================  ====================  =============================================
+
+Every type also maps user_agent (reduced to family/platform), platform, language, timezone and
+usage_pattern. Other keys go to ``properties`` after PII scrubbing. ``do_not_track`` is consumed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import FFUserAnalyticsDTO
+from ff_utils.ff_analytics_core.ff_clock import FFClock
+from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_privacy.ff_consent_registry import FFConsentRegistry
+from ff_utils.ff_analytics_privacy.ff_pii_scrubber import FFPIIScrubber
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import FFPseudonymizer
+from ff_utils.ff_analytics_privacy.ff_user_index import FFUserIndex
+
+logger = get_logger(__name__)
+
+EVENT_STREAMS: dict[str, str] = {
+    "session_start": "session_analytics",
+    "session_end": "session_analytics",
+    "feature_usage": "feature_usage",
+    "content_interaction": "behavior_patterns",
+    "page_view": "behavior_patterns",
+    "conversion": "engagement_metrics",
+    "satisfaction": "engagement_metrics",
+}
+USER_STREAMS = ("session_analytics", "feature_usage", "engagement_metrics", "behavior_patterns")
+_DNT_STRINGS = frozenset({"1", "true", "True", "TRUE", "yes", "on"})
+
+
+def _dnt(v: Any) -> bool:
+    """``do_not_track`` truthiness as browsers and hosts send it (True, 1, "1", "true", "yes")."""
+    if v is True or (type(v) is int and v == 1):
+        return True
+    return type(v) is str and v.strip() in _DNT_STRINGS
+MAX_STR = 256
+_INF = float("inf")
+MAX_ID = 1024
+_DIGITS3 = tuple(f"{i:03d}" for i in range(1000))
+
+# event_data key -> (DTO field, kind)
+_COMMON = {
+    "user_agent": ("user_agent", "ua"),
+    "platform": ("platform", "str"),
+    "language": ("language", "str"),
+    "timezone": ("timezone", "str"),
+    "usage_pattern": ("usage_pattern", "str"),
+}
+_BY_TYPE: dict[str, dict[str, tuple[str, str]]] = {
+    "session_start": {"time_to_first_action": ("time_to_first_action_seconds", "int")},
+    "session_end": {
+        "duration": ("session_duration_seconds", "int"),
+        "actions": ("actions_performed", "int"),
+        "quality_score": ("session_quality_score", "float"),
+        "pages": ("pages_viewed", "int"),
+        "bounce_rate": ("bounce_rate", "float"),
+    },
+    "feature_usage": {
+        "features": ("features_used", "strlist"),
+        "feature": ("features_used", "str1"),
+        "frequency": ("interaction_frequency", "float"),
+        "adoption_rate": ("feature_adoption_rate", "float"),
+    },
+    "content_interaction": {
+        "messages": ("messages_sent", "int"),
+        "documents": ("documents_processed", "int"),
+        "tools": ("tools_executed", "int"),
+        "searches": ("searches_performed", "int"),
+    },
+    "page_view": {"pages": ("pages_viewed", "int")},
+    "conversion": {"conversion": ("conversion_events", "str1"), "conversion_events": ("conversion_events", "strlist")},
+    "satisfaction": {"rating": ("satisfaction_rating", "rating")},
+}
+MAPPINGS: dict[str, dict[str, tuple[str, str]]] = {t: {**_COMMON, **m} for t, m in _BY_TYPE.items()}
+
+
+RECORD_FIELDS: tuple[str, ...] = (
+    *(f for f in FFUserAnalyticsDTO.__dataclass_fields__ if f not in ("event_type", "properties")),
+    "event_type",
+    "properties",
+)
+"""A stored user record: every ``FFUserAnalyticsDTO`` field (same names, order and defaults) plus
+``event_type`` and ``properties`` (the scrubbed extra keys of ``event_data``)."""
+
+_TEMPLATE: dict[str, Any] = {
+    **{k: v for k, v in FFUserAnalyticsDTO(timestamp="").to_dict().items()},
+    "event_type": "",
+    "properties": {},
+}
+# the template's containers are shared by every copy: make them immutable (JSON arrays all the same)
+for _k, _v in list(_TEMPLATE.items()):
+    if isinstance(_v, list):
+        _TEMPLATE[_k] = ()
+
+
+def ff_user_record_to_dto(rec: dict[str, Any]) -> FFUserAnalyticsDTO:
+    """The ``FFUserAnalyticsDTO`` of a stored user record (``event_type``/``properties`` dropped)."""
+    return FFUserAnalyticsDTO.from_dict(
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in rec.items()}, ignore_unknown=True
+    )
+
+
+@dataclass(slots=True)
+class FFPrivacyStatsDTO:
+    """Counters of the privacy pipeline (what was accepted, and why the rest was not stored)."""
+
+    accepted: int = 0
+    stored: int = 0
+    store_dropped: int = 0
+    dropped_disabled: int = 0
+    dropped_tracking_off: int = 0
+    dropped_opt_out: int = 0
+    dropped_no_consent: int = 0
+    dropped_do_not_track: int = 0
+    dropped_sampled: int = 0
+    hook_failures: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+
+
+MAX_COUNT = 2**63 - 1  # mapped integer fields stay 64-bit JSON integers (not decimal strings)
+
+
+def _as_int(v: Any, key: str) -> int:
+    if type(v) is int or (type(v) is float and v - v == 0.0):  # finite numbers, not bool
+        if not 0 <= v <= MAX_COUNT:
+            raise ValueError(f"event_data[{key!r}]: must be within 0..{MAX_COUNT}, got {v!r}")
+        return int(v)
+    raise TypeError(f"event_data[{key!r}]: expected a non-negative number, got {type(v).__name__} {v!r}")
+
+
+def _as_float(v: Any, key: str) -> float:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf"):
+        if v < 0:
+            raise ValueError(f"event_data[{key!r}]: must be >= 0, got {v!r}")
+        try:
+            return float(v)
+        except OverflowError:
+            raise ValueError(f"event_data[{key!r}]: too large for a float, got {v!r}") from None
+    raise TypeError(f"event_data[{key!r}]: expected a finite number, got {type(v).__name__} {v!r}")
+
+
+class FFUserEventPipeline:
+    """Turns a host call into ``(stream, record)`` or ``(None, reason)``; holds the privacy engines."""
+
+    def __init__(
+        self,
+        analytics_config: Any,
+        pseudonymizer: FFPseudonymizer,
+        consent: FFConsentRegistry,
+        index: FFUserIndex,
+        clock: FFClock | None = None,
+    ) -> None:
+        self.cfg = analytics_config
+        self.pcfg = getattr(analytics_config, "privacy_config", None)
+        self.pseudonymizer = pseudonymizer
+        self.consent = consent
+        self.index = index
+        self.scrubber = FFPIIScrubber()
+        self.clock = clock or FFClock()
+        self._time = time.time if type(self.clock) is FFClock else self.clock.time
+        self._mono = time.monotonic if type(self.clock) is FFClock else self.clock.monotonic
+        self._ts_sec = -1
+        self._ts_prefix = ""
+        self.stats = FFPrivacyStatsDTO()
+        self.reconfigure()
+
+    def reconfigure(self) -> None:
+        """Read the config flags into attributes (the hot path does no getattr chains)."""
+        c, p = self.cfg, self.pcfg
+        self.enabled = bool(getattr(c, "enable_user_analytics", True))
+        self.track_behavior = bool(getattr(c, "track_user_behavior", True))
+        self.track_features = bool(getattr(c, "track_feature_usage", True))
+        self.track_quality = bool(getattr(c, "track_session_quality", True))
+        rate = float(getattr(c, "sampling_rate", 1.0))
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"sampling_rate: must be within [0, 1], got {rate}")
+        self.sampling_rate = rate if getattr(c, "enable_data_sampling", False) else 1.0
+        self.raw_ids = bool(
+            not getattr(p, "anonymize_user_data", True)
+            and not getattr(p, "hash_user_identifiers", True)
+            and getattr(p, "store_raw_identifiers", False)
+        )
+        self.exclude_sensitive = bool(getattr(p, "exclude_sensitive_content", True))
+        self.allow_opt_out = bool(getattr(p, "allow_user_opt_out", True))
+        self.require_consent = bool(getattr(p, "require_explicit_consent", False))
+        self.honor_dnt = bool(getattr(p, "honor_do_not_track", True))
+        self._users_get = self.pseudonymizer._users.get
+        self._sessions_get = self.pseudonymizer._sessions.get
+        self.blocked_streams = {
+            s
+            for s, on in (
+                ("behavior_patterns", self.track_behavior),
+                ("feature_usage", self.track_features),
+            )
+            if not on
+        }
+        self._gated = bool(
+            not self.enabled or self.blocked_streams or self.require_consent or self.sampling_rate < 1.0
+        )
+
+    def timestamp(self) -> str:
+        """UTC ISO timestamp with microseconds; the date/time prefix is formatted once per second."""
+        t = self._time()
+        sec = int(t)
+        if sec != self._ts_sec:
+            self._ts_sec = sec
+            self._ts_prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        us = int((t - sec) * 1_000_000)
+        return self._ts_prefix + _DIGITS3[us // 1000] + _DIGITS3[us % 1000] + "Z"
+
+    @staticmethod
+    def validate(user_id: Any, session_id: Any, event_type: Any, event_data: Any) -> tuple[str, dict[str, Any]]:
+        """Caller bugs raise; returns ``(stream, event_data)``."""
+        if not isinstance(user_id, str):
+            raise TypeError(f"user_id: expected str, got {type(user_id).__name__}")
+        if not user_id or len(user_id) > MAX_ID:
+            raise ValueError(f"user_id: must be a non-empty str of at most {MAX_ID} characters")
+        if not isinstance(session_id, str):
+            raise TypeError(f"session_id: expected str, got {type(session_id).__name__}")
+        if len(session_id) > MAX_ID:
+            raise ValueError(f"session_id: at most {MAX_ID} characters")
+        stream = EVENT_STREAMS.get(event_type) if type(event_type) is str else None
+        if stream is None:
+            if not isinstance(event_type, str):
+                raise TypeError(f"event_type: expected str, got {type(event_type).__name__}")
+            raise ValueError(f"event_type: unknown event type {event_type!r} (known: {sorted(EVENT_STREAMS)})")
+        if type(event_data) is not dict:
+            if event_data is None:
+                return stream, {}
+            if not isinstance(event_data, dict):
+                raise TypeError(f"event_data: expected dict, got {type(event_data).__name__}")
+        return stream, event_data
+
+    def process(
+        self, user_id: Any, session_id: Any, event_type: Any, event_data: Any,
+        pending: list[tuple[dict[str, Any], str, str, str]] | None = None,
+    ) -> tuple[str | None, Any]:
+        """``(stream, record)`` to store, or ``(None, reason)`` when a control filtered it out.
+
+        With ``pending`` (batches) the user-index update is deferred to :meth:`commit`."""
+        stream = EVENT_STREAMS.get(event_type) if type(event_type) is str else None
+        if (
+            stream is None
+            or type(user_id) is not str
+            or not user_id
+            or len(user_id) > MAX_ID
+            or type(session_id) is not str
+            or len(session_id) > MAX_ID
+            or type(event_data) is not dict
+        ):
+            stream, event_data = self.validate(user_id, session_id, event_type, event_data)
+        st = self.stats
+        if self._gated and (reason := self._gate(stream)):
+            return None, reason
+        if self.honor_dnt and "do_not_track" in event_data and _dnt(event_data["do_not_track"]):
+            st.dropped_do_not_track += 1
+            return None, "do_not_track"
+        h = self._users_get(user_id) or self.pseudonymizer.user_hash(user_id)
+        consent = self.consent
+        if self._mono() >= consent._next_refresh:
+            consent.maybe_refresh()
+        if h in consent.opted_out and self.allow_opt_out:
+            st.dropped_opt_out += 1
+            return None, "opt_out"
+        if self._gated and (reason := self._gate_user(h)):
+            return None, reason
+        sh = (self._sessions_get(session_id) or self.pseudonymizer.session_hash(session_id)) if session_id else ""
+        t = self._time()
+        sec = int(t)
+        if sec != self._ts_sec:
+            self._ts_sec = sec
+            self._ts_prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        us = int((t - sec) * 1_000_000)
+        ts = self._ts_prefix + _DIGITS3[us // 1000] + _DIGITS3[us % 1000] + "Z"
+        rec = _TEMPLATE.copy()
+        rec["timestamp"] = ts
+        rec["event_type"] = event_type
+        if self.raw_ids:
+            rec["user_hash"] = user_id
+            rec["session_id"] = session_id
+        else:
+            rec["user_hash"] = h
+            rec["session_id"] = sh
+        rec["properties"] = {}
+        if event_data:
+            self._fill(rec, event_type, event_data)  # field errors raise before the index changes
+        elif event_type == "page_view":
+            rec["pages_viewed"] = 1
+        if pending is not None:  # batch: the index is updated once the whole batch is valid
+            pending.append((rec, h, sh, ts))
+            return stream, rec
+        rec["return_user"], rec["user_segment"] = self.index.observe(h, sh, ts)
+        st.accepted += 1
+        return stream, rec
+
+    def commit(self, pending: list[tuple[dict[str, Any], str, str, str]]) -> None:
+        """Update the user index for a batch prepared with ``process(..., pending)``, in order."""
+        observe = self.index.observe
+        for rec, h, sh, ts in pending:
+            rec["return_user"], rec["user_segment"] = observe(h, sh, ts)
+        self.stats.accepted += len(pending)
+
+    def _gate(self, stream: str) -> str:
+        """Rare controls before pseudonymization: analytics off, stream not tracked."""
+        if not self.enabled:
+            self.stats.dropped_disabled += 1
+            return "disabled"
+        if stream in self.blocked_streams:
+            self.stats.dropped_tracking_off += 1
+            return "tracking_off"
+        return ""
+
+    def _gate_user(self, h: str) -> str:
+        """Rare per-user controls: explicit consent required, sampling."""
+        if self.require_consent and h not in self.consent.consented:
+            self.stats.dropped_no_consent += 1
+            return "no_consent"
+        if self.sampling_rate < 1.0 and int(h[:8], 16) >= self.sampling_rate * 4294967296.0:
+            self.stats.dropped_sampled += 1
+            return "sampled"
+        return ""
+
+    def _fill(self, rec: dict[str, Any], event_type: str, data: dict[str, Any]) -> None:
+        mapping = MAPPINGS[event_type]
+        extra: dict[str, Any] | None = None
+        scrub = self.exclude_sensitive
+        text = self.scrubber.text
+        for k, v in data.items():
+            m = mapping.get(k)
+            if m is None:
+                if k != "do_not_track":
+                    if extra is None:
+                        extra = {}
+                    extra[k] = v
+                continue
+            fname, kind = m
+            if kind == "int":
+                rec[fname] = v if (type(v) is int and 0 <= v <= MAX_COUNT) else _as_int(v, k)
+            elif kind == "float":
+                rec[fname] = v if (type(v) is float and 0.0 <= v < _INF) else _as_float(v, k)
+            elif kind == "str":
+                if v is None:
+                    continue
+                if type(v) is not str:
+                    raise TypeError(f"event_data[{k!r}]: expected str, got {type(v).__name__}")
+                v = v[:MAX_STR]
+                rec[fname] = text(v) if scrub else v
+            elif kind == "ua":
+                if v is None:
+                    continue
+                if type(v) is not str:
+                    raise TypeError(f"event_data[{k!r}]: expected str, got {type(v).__name__}")
+                rec["user_agent"] = self.scrubber.user_agent(v) if scrub else v[:MAX_STR]
+            elif kind == "strlist" or kind == "str1":
+                items = [v] if kind == "str1" else v
+                if not isinstance(items, (list, tuple)) or any(type(x) is not str for x in items):
+                    raise TypeError(f"event_data[{k!r}]: expected {'str' if kind == 'str1' else 'a list of str'}")
+                vals = [(text(x[:MAX_STR]) if scrub else x[:MAX_STR]) for x in items[:64]]
+                rec[fname] = [*rec[fname], *vals]
+            elif kind == "rating":
+                if v is None:
+                    continue
+                r = _as_int(v, k)
+                if r > 10:
+                    raise ValueError(f"event_data[{k!r}]: must be within 0..10, got {v!r}")
+                rec["satisfaction_rating"] = r
+        if event_type == "page_view" and "pages" not in data:
+            rec["pages_viewed"] = 1
+        if not self.track_quality:
+            rec["session_quality_score"] = 0.0
+        if extra:
+            rec["properties"] = self.scrubber.properties(extra) if scrub else extra

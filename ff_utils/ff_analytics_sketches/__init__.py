@@ -1,0 +1,1 @@
+"""sketches subpackage of the FF analytics manager."""

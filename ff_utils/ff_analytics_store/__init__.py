@@ -1,0 +1,1 @@
+"""store subpackage of the FF analytics manager."""

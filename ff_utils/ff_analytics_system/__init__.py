@@ -1,0 +1,1 @@
+"""system subpackage of the FF analytics manager."""

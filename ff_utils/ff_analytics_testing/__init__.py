@@ -1,0 +1,1 @@
+"""testing subpackage of the FF analytics manager."""
