@@ -1,43 +1,76 @@
 """FFMetricsCollectionManager: the facade the chat backend embeds.
 
-It wires the parts (stream store, clock, domain engines) and implements the protocols; the work
-lives in ``ff_utils``. Each domain contributes one facade mixin (``ff_utils/ff_*_facade.py``).
-``main()`` is the ``ff-metrics`` CLI.
+The manager composes one engine per domain, each an attribute built from what it needs (store,
+clock, analytics config, the lifecycle hub, and the few callables it uses of another engine):
+
+    compliance  audit trail, privacy/security events, verification, retention, compression
+    alerts      rules, alert lifecycle, channels, remediation
+    system      probe, instruments, health, collection loop
+    privacy     pseudonymized user events, consent, access, erasure
+    bi          hourly rollups, business intelligence, rebuild, reports
+    analysis    anomalies, regressions, trends, forecasts, patterns
+
+Every public method delegates to one engine; the manager itself holds no domain logic. It accepts
+this library's root config, a host's root config carrying ``analytics`` (the spec's shape), or an
+analytics config alone (:func:`ff_manager_settings`).
+
+Embedded by ``pip install`` beside a host that has its own ``ff_utils``/``ff_class_configs``/
+``ff_protocols`` packages first on ``sys.path``, the host's packages win the import and would hide this
+library's subpackages; importing this module first adds the library's portions to the host packages'
+search path (``pkgutil.extend_path``), so both import. Copied into the host tree (``ff-metrics
+embed``) the subpackages sit inside the host's packages and nothing needs extending.
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
-import hashlib
-import os
-import weakref
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any
+import importlib
+import pkgutil
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
-from ff_protocols.ff_analytics_protocols import FFAnalyticsProtocol, FFMonitoringProtocol
-from ff_utils.ff_analytics_alerts.ff_alert_facade import FFAlertFacadeMixin
-from ff_utils.ff_analytics_analysis.ff_analysis_facade import FFAnalysisFacadeMixin
-from ff_utils.ff_analytics_bi.ff_bi_facade import FFBIFacadeMixin
-from ff_utils.ff_analytics_compliance.ff_compliance_facade import FFComplianceFacadeMixin
-from ff_utils.ff_analytics_core.ff_clock import FFClock, ff_iso
-from ff_utils.ff_analytics_core.ff_file_ops import ff_retry_pending_unlinks
-from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps, ff_read_json, ff_write_json
-from ff_utils.ff_analytics_core.ff_logging import get_logger
-from ff_utils.ff_analytics_privacy.ff_privacy_facade import FFPrivacyFacadeMixin
-from ff_utils.ff_analytics_store.ff_stream_store import (
-    STREAM_CATEGORY,
-    FFStreamStore,
-    ff_close_at_exit,
-    ff_validate_name,
+
+def _attach_library_portions() -> None:
+    """Let the host's regular ``ff_*`` packages find this library's ``ff_analytics_*`` subpackages."""
+    for name in ("ff_utils", "ff_class_configs", "ff_protocols"):
+        try:
+            pkg = importlib.import_module(name)
+        except ImportError:  # no such package anywhere: nothing to extend
+            continue
+        if isinstance(pkg.__path__, list):  # a regular package (the host's); namespace paths are dynamic
+            pkg.__path__ = pkgutil.extend_path(pkg.__path__, name)
+
+
+_attach_library_portions()
+
+import asyncio  # noqa: E402
+import atexit  # noqa: E402
+import os  # noqa: E402
+import weakref  # noqa: E402
+from collections.abc import Awaitable, Callable, Iterable, Mapping  # noqa: E402
+from datetime import date, datetime  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO  # noqa: E402
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (  # noqa: E402
+    FFAnalyticsManagerConfigDTO,
+    ff_manager_settings,
 )
-from ff_utils.ff_analytics_system.ff_system_facade import FFSystemFacadeMixin
+from ff_protocols.ff_analytics_protocols import FFAnalyticsProtocol, FFMonitoringProtocol  # noqa: E402
+from ff_utils.ff_analytics_alerts.ff_alert_rules import FFAlertRuleDTO  # noqa: E402
+from ff_utils.ff_analytics_alerts.ff_alert_service import FFAlertService  # noqa: E402
+from ff_utils.ff_analytics_analysis.ff_analysis_service import FFAnalysisService  # noqa: E402
+from ff_utils.ff_analytics_bi.ff_bi_engine import FFBIResult  # noqa: E402
+from ff_utils.ff_analytics_bi.ff_bi_service import FFBIService  # noqa: E402
+from ff_utils.ff_analytics_compliance.ff_compliance_service import FFComplianceService  # noqa: E402
+from ff_utils.ff_analytics_core.ff_clock import FFClock  # noqa: E402
+from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub, TickHook  # noqa: E402
+from ff_utils.ff_analytics_core.ff_logging import get_logger  # noqa: E402
+from ff_utils.ff_analytics_privacy.ff_privacy_service import FFPrivacyService  # noqa: E402
+from ff_utils.ff_analytics_store.ff_store_metadata import ff_write_store_metadata  # noqa: E402
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore, ff_close_at_exit  # noqa: E402
+from ff_utils.ff_analytics_system.ff_system_service import FFSystemService  # noqa: E402
 
-__all__ = ["FFMetricsCollectionManager"]
+__all__ = ["FFMetricsCollectionManager", "__version__"]
 
-TickHook = Callable[[Any], Awaitable[None]]
+__version__ = "0.2.0"
 
 _LIVE_MANAGERS: weakref.WeakSet[FFMetricsCollectionManager] = weakref.WeakSet()
 
@@ -45,28 +78,19 @@ _LIVE_MANAGERS: weakref.WeakSet[FFMetricsCollectionManager] = weakref.WeakSet()
 def _close_managers_at_exit() -> None:
     """atexit: close every open manager (aggregates, audit queue, index deltas, then the store),
     bounded by ``ATEXIT_FLUSH_TIMEOUT_SECONDS``; the store's own exit flush follows."""
-    ff_close_at_exit([m for m in list(_LIVE_MANAGERS) if not m._closed], "analytics managers")
+    ff_close_at_exit([m for m in list(_LIVE_MANAGERS) if not m.closed], "analytics managers")
 
 
 def _reset_managers_in_child() -> None:
-    """``os.fork()`` child: every live manager drops what belongs to the parent (see ``_after_fork``)."""
+    """``os.fork()`` child: every live manager drops what belongs to the parent."""
     for m in list(_LIVE_MANAGERS):
         try:
-            m._after_fork_in_child()
+            m.hub.after_fork_in_child()
         except Exception:  # never break the host's fork
             m.logger.exception("resetting the analytics manager after fork failed")
 
 
-class FFMetricsCollectionManager(
-    FFSystemFacadeMixin,
-    FFPrivacyFacadeMixin,
-    FFBIFacadeMixin,
-    FFAlertFacadeMixin,
-    FFComplianceFacadeMixin,
-    FFAnalysisFacadeMixin,
-    FFAnalyticsProtocol,
-    FFMonitoringProtocol,
-):
+class FFMetricsCollectionManager(FFAnalyticsProtocol, FFMonitoringProtocol):
     """Metrics, user analytics, BI, alerting and compliance over a partitioned JSONL store.
 
     ``async with FFMetricsCollectionManager(config) as m:`` initializes the store on entry and
@@ -75,114 +99,80 @@ class FFMetricsCollectionManager(
 
     def __init__(
         self,
-        config: FFConfigurationManagerConfigDTO | None = None,
+        config: Any = None,
         *,
         clock: FFClock | None = None,
         writer_id: str | None = None,
     ) -> None:
-        if config is None:
-            config = FFConfigurationManagerConfigDTO()
-        if not isinstance(config, FFConfigurationManagerConfigDTO):
-            raise TypeError(
-                f"config: expected FFConfigurationManagerConfigDTO, got {type(config).__name__}"
-            )
-        config.raise_if_invalid()
+        settings = ff_manager_settings(config, "config")
         if clock is not None and not isinstance(clock, FFClock):
             raise TypeError(f"clock: expected an FFClock (or FFManualClock), got {type(clock).__name__}")
-        self.config = config
-        self.analytics_config = config.analytics
+        self.config = FFAnalyticsManagerConfigDTO() if config is None else config
+        self.settings = settings
+        self.analytics_config: FFAnalyticsConfigDTO = settings.analytics
+        self.environment = settings.environment
         self.clock: FFClock = clock or FFClock()
-        self.base_path = Path(config.storage.base_path)
+        self.base_path = settings.base_path
         self.logger = get_logger("manager")
-        self.store = FFStreamStore(
-            self.base_path,
-            self.analytics_config,
-            clock=self.clock,
-            writer_id=writer_id or self.analytics_config.writer_id or None,
-        )
+        ac = self.analytics_config
+        self.store = FFStreamStore(self.base_path, ac, clock=self.clock, writer_id=writer_id or ac.writer_id or None)
         self.analytics_path = self.store.analytics_path
         self.system_metrics_path = self.analytics_path / "system_metrics"
         self.user_analytics_path = self.analytics_path / "user_analytics"
         self.business_intelligence_path = self.analytics_path / "business_intelligence"
         self.compliance_path = self.analytics_path / "compliance"
         self.reports_path = self.analytics_path / "reports"
-        self._flush_hooks: list[Callable[[], None]] = []
-        self._close_hooks: list[Callable[[], None]] = []
-        self._tick_hooks: list[TickHook] = []
-        self._fork_hooks: list[Callable[[], None]] = []
-        self._periodic_jobs: dict[str, tuple[float, Callable[[], Awaitable[Any]]]] = {}
+        self.hub = FFLifecycleHub(self.store)
+        store, clock_, hub = self.store, self.clock, self.hub
+        self.compliance = FFComplianceService(store, clock_, ac, hub, base_path=self.base_path,
+                                              environment=self.environment)
+        audit = self.compliance.audit
+        self.alerts = FFAlertService(store, clock_, ac, hub, audit=audit)
+        self.system = FFSystemService(
+            store, clock_, ac, hub, base_path=self.base_path,
+            validate_name=self._instrument_name_check,
+            evaluate_window=self.alerts.evaluate_window, alert_status=self.alerts.alert_status,
+        )
+        self.privacy = FFPrivacyService(store, clock_, ac, hub, base_path=self.base_path, audit=audit,
+                                        privacy_event=self.compliance.record_privacy_event)
+        self.bi = FFBIService(store, clock_, ac, hub, audit=audit, tick_plan=self.system.plan)
+        self.analysis = FFAnalysisService(store, clock_, ac, hub, raise_alert=self.alerts.raise_alert,
+                                          clear_alert=self.alerts.clear_alert)
+        self._record_request = self.system.request_recorder
+        self._record_metric = self.system.metric_recorder
         self._initialized = False
-        self._closed = False
-        self._init_system()
-        self._init_privacy()
-        self._init_bi()
-        self._init_alert()
-        self._init_compliance()
-        self._init_analysis()
         _LIVE_MANAGERS.add(self)
 
-    # ------------------------------------------------------------------ hooks for the domain mixins
+    def _instrument_name_check(self, name: Any, what: str = "name") -> str:
+        """Instrument names: a rejected unsafe name is also a security event (compliance)."""
+        return self.compliance.checked_name(name, what, source="instrument")
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` (or ``close_sync()``) finished."""
+        return self.hub.closed
+
+    # ------------------------------------------------------------------ hooks (the host's own work)
     def add_flush_hook(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` (sync) at the start of every ``flush()`` and ``close()``; a hook returning
         False (something kept for retry) makes ``flush()`` return False."""
-        _check_callable(fn)
-        self._flush_hooks.append(fn)
+        self.hub.add_flush_hook(fn)
 
     def add_close_hook(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` (sync) on ``close()`` after the last flush."""
-        _check_callable(fn)
-        self._close_hooks.append(fn)
+        self.hub.add_close_hook(fn)
 
     def add_fork_hook(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` (sync) in the child after ``os.fork()``, after the store took a new writer id:
-        drop the parent's buffered state, reset locks and background threads."""
-        _check_callable(fn)
-        self._fork_hooks.append(fn)
-
-    def _after_fork_in_child(self) -> None:
-        # The store (registered first) already has a fresh writer id, empty buffers and no flusher.
-        # Whatever the parent buffered (aggregates, audit entries, index deltas, notifications) is
-        # the parent's to write; the child starts empty so nothing is written twice.
-        for hook in list(self._fork_hooks):
-            hook()
+        """Run ``fn`` (sync) in the child after ``os.fork()`` (drop buffered state, reset locks)."""
+        self.hub.add_fork_hook(fn)
 
     def add_tick_hook(self, fn: TickHook) -> None:
         """Await ``fn(metrics_dto)`` after each collection tick."""
-        _check_callable(fn)
-        self._tick_hooks.append(fn)
+        self.hub.add_tick_hook(fn)
 
-    def register_periodic_job(
-        self, name: str, interval_seconds: float, fn: Callable[[], Awaitable[Any]]
-    ) -> None:
-        """Have the collection loop run ``fn`` every ``interval_seconds`` (its own cadence).
-
-        ``name`` matches ``^[a-z0-9_]{1,64}$`` (it names the job's task and stats); registering a name
-        again replaces that job.
-        """
-        ff_validate_name(name, "name")
-        if (
-            isinstance(interval_seconds, bool)
-            or not isinstance(interval_seconds, (int, float))
-            or not 0 < interval_seconds < float("inf")
-        ):
-            raise ValueError(f"interval_seconds: must be a finite number > 0, got {interval_seconds!r}")
-        _check_callable(fn)
-        self._periodic_jobs[name] = (float(interval_seconds), fn)
-
-    def audit(
-        self,
-        action: str,
-        target: str = "",
-        outcome: str = "success",
-        actor: str = "system",
-        **details: Any,
-    ) -> None:
-        """Append an administrative action to the audit log (compliance engine)."""
-        impl = getattr(self, "_audit_impl", None)
-        if impl is None:
-            self.logger.info("audit %s %s %s %s %s", actor, action, target, outcome, details)
-            return
-        impl(action=action, target=target, outcome=outcome, actor=actor, **details)
+    def register_periodic_job(self, name: str, interval_seconds: float, fn: Callable[[], Awaitable[Any]]) -> None:
+        """Have the collection loop run ``fn`` every ``interval_seconds`` (``name``: ``^[a-z0-9_]{1,64}$``)."""
+        self.hub.register_periodic_job(name, interval_seconds, fn)
 
     # ------------------------------------------------------------------ lifecycle
     async def initialize_analytics_system(self, start_collection: bool | None = None) -> bool:
@@ -199,8 +189,8 @@ class FFMetricsCollectionManager(
             self.logger.error("initialize_analytics_system failed: %s", exc)
             return False
         self._initialized = True
-        self.audit("initialize", target=str(self.analytics_path), environment=self.config.environment)
-        self.audit("config_loaded", target="analytics_config", environment=self.config.environment,
+        self.audit("initialize", target=str(self.analytics_path), environment=self.environment)
+        self.audit("config_loaded", target="analytics_config", environment=self.environment,
                    config_sha256=digest)
         if changed:
             self.audit("config_changed", target="analytics_config", changed_fields=changed[:50],
@@ -212,40 +202,10 @@ class FFMetricsCollectionManager(
         return True
 
     def _initialize_sync(self) -> tuple[str, list[str]]:
-        """Create the tree and metadata; returns the config digest and the fields changed since the
-        previous start (both recorded in the metadata, so a change is audited once)."""
         self.store.ensure_tree()
         self.reports_path.mkdir(parents=True, exist_ok=True)
-        meta_path = self.analytics_path / "analytics_metadata.json"
-        previous = ff_read_json(meta_path, default=None) or {}
-        ac = self.analytics_config
-        flat = {k: _redact(k, v) for k, v in _flatten(self.config.to_dict()).items()}
-        digest = hashlib.sha256(ff_dumps(sorted(flat.items()))).hexdigest()
-        old_flat = previous.get("config_fields") or {}
-        changed = sorted(k for k in set(flat) | set(old_flat) if flat.get(k) != old_flat.get(k)) if old_flat else []
-        metadata = {
-            "analytics_system_id": previous.get("analytics_system_id")
-            or hashlib.sha256(os.fsencode(self.base_path.resolve())).hexdigest()[:16],
-            "initialized_at": previous.get("initialized_at") or ff_iso(self.clock.now()),
-            "last_opened_at": ff_iso(self.clock.now()),
-            "environment": self.config.environment,
-            "analytics_level": ac.analytics_level,
-            "privacy_config": ac.privacy_config.to_dict(),
-            "collection_config": {
-                "interval_seconds": ac.collection_interval_seconds,
-                "aggregation_periods": list(ac.aggregation_periods),
-                "real_time_enabled": ac.enable_real_time_metrics,
-            },
-            "storage": {
-                "layout": "<category>/<stream>/date=YYYY-MM-DD/part-<writer>.jsonl",
-                "fsync_policy": ac.fsync_policy,
-                "streams": dict(STREAM_CATEGORY),
-            },
-        }
-        metadata["config_sha256"] = digest
-        metadata["config_fields"] = flat
-        ff_write_json(meta_path, metadata)
-        return digest, changed
+        return ff_write_store_metadata(self.analytics_path, self.base_path, self.settings.to_dict(),
+                                       self.analytics_config, environment=self.environment, clock=self.clock)
 
     def flush(self) -> bool:
         """Emit pending aggregates and write every buffered record (durable per fsync policy).
@@ -254,56 +214,22 @@ class FFMetricsCollectionManager(
         False when something could not be written yet (an I/O fault: logged, counted, kept buffered
         and retried); it never raises an I/O error.
         """
-        ok = True
-        for hook in list(self._flush_hooks):
-            try:
-                if hook() is False:
-                    ok = False
-            except Exception:  # a hook bug must not lose the store's buffers
-                ok = False
-                self.logger.exception("flush hook %r failed", hook)
-        ok = self.store.flush() and ok
-        if ff_retry_pending_unlinks():  # temp files a fault left behind, removed once it clears
-            ok = False
-        return ok
+        return self.hub.flush()
 
     async def aflush(self) -> bool:
         """``flush()`` off the event loop; same result."""
-        if getattr(self, "_restart_collection_after_fork", False):
-            self._resume_after_fork()  # type: ignore[attr-defined]
-        return await asyncio.to_thread(self.flush)
+        return await self.hub.aflush()
 
     async def close(self) -> None:
-        """Stop collection, flush everything, run close hooks; idempotent."""
-        if self._closed:
+        """Stop collection, let background work finish, flush everything, close; idempotent."""
+        if self.hub.closed:
             return
-        stop = getattr(self, "stop_continuous_collection", None)
-        if stop is not None and getattr(self, "_collection_task", None) is not None:
-            try:
-                await stop()
-            except Exception:
-                self.logger.exception("stop_continuous_collection failed during close")
-        drain = getattr(self, "_drain_background_jobs", None)
-        if drain is not None:  # periodic jobs started by run_collection_tick() finish before the flush
-            await drain()
-        await asyncio.to_thread(self._close_sync)
+        await self.hub.shutdown()
+        await asyncio.to_thread(self.hub.close)
 
     def close_sync(self) -> None:
-        """Synchronous close for non-async hosts and exit handlers."""
-        if not self._closed:
-            self._close_sync()
-
-    def _close_sync(self) -> None:
-        if self._closed:
-            return
-        self.flush()
-        for hook in list(self._close_hooks):
-            try:
-                hook()
-            except Exception:
-                self.logger.exception("close hook %r failed", hook)
-        self.store.close()
-        self._closed = True
+        """Synchronous close for non-async hosts and exit handlers (no running loop is needed)."""
+        self.hub.close()
 
     async def __aenter__(self) -> FFMetricsCollectionManager:
         if not self._initialized:
@@ -313,35 +239,335 @@ class FFMetricsCollectionManager(
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    # ------------------------------------------------------------------ hot path (system)
+    def record_request(self, component: str, duration_ms: float, success: bool = True) -> None:
+        """Count one request of ``component`` (aggregated per collection window; no I/O)."""
+        self._record_request(component, duration_ms, success)
 
-def _check_callable(fn: Any, what: str = "fn") -> None:
-    if not callable(fn):
-        raise TypeError(f"{what}: expected a callable, got {type(fn).__name__}")
+    def record_metric(
+        self, name: str, value: float = 1.0, kind: str = "gauge", labels: dict[str, str] | None = None
+    ) -> None:
+        """Record a counter | gauge | histogram | timer | rate value (aggregated per window)."""
+        self._record_metric(name, value, kind, labels)
 
+    async def get_system_health(self) -> dict[str, Any]:
+        """Overall status from checks, resources, alert channels and store errors, with reasons."""
+        return await self.system.get_system_health()
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists kept as values)."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
+    # ------------------------------------------------------------------ stats
+    @property
+    def privacy_stats(self) -> dict[str, Any]:
+        """Counters of the privacy pipeline (accepted, stored, and drops by reason)."""
+        return self.privacy.privacy_stats
 
+    @property
+    def compliance_stats(self) -> dict[str, Any]:
+        """Audit writes, failures and drops, event counts, last verification/cleanup/compression."""
+        return self.compliance.compliance_stats
 
-_SENSITIVE_KEY_PARTS = ("url", "password", "recipient", "username", "key_file", "sender")
+    @property
+    def analysis_stats(self) -> dict[str, Any]:
+        """Analyses run, anomalies found, alerts raised or skipped, records written, read errors."""
+        return self.analysis.analysis_stats
 
+    # ------------------------------------------------------------------ compliance
+    def audit(self, action: str, target: str = "", outcome: str = "success", actor: str = "system",
+              **details: Any) -> None:
+        """Append an administrative action to the keyed audit log."""
+        self.compliance.audit(action, target, outcome, actor, **details)
 
-def _redact(key: str, value: Any) -> Any:
-    """Config values that may carry credentials or addresses are kept only as a digest."""
-    if any(p in key.rsplit(".", 1)[-1] for p in _SENSITIVE_KEY_PARTS) and value not in ("", [], None):
-        return "sha256:" + hashlib.sha256(ff_dumps(value)).hexdigest()[:16]
-    return value
+    def generate_regulatory_report_sync(self) -> dict[str, Any]:
+        """Write ``compliance/regulatory_reports.json`` atomically and return it."""
+        return self.compliance.generate_regulatory_report_sync(self.privacy.pseudonymization_info())
+
+    async def generate_regulatory_report(self) -> dict[str, Any]:
+        """``generate_regulatory_report_sync`` off the event loop."""
+        return await self.compliance.generate_regulatory_report(self.privacy.pseudonymization_info())
+
+    # ------------------------------------------------------------------ system
+    def time_operation(self, component: str) -> Any:
+        """``with m.time_operation("db"):`` or ``async with``: records the block as one request."""
+        return self.system.time_operation(component)
+
+    def set_active_counts(self, concurrent_users: int, active_sessions: int) -> None:
+        """The host reports its current concurrent users and active sessions."""
+        return self.system.set_active_counts(concurrent_users, active_sessions)
+
+    def register_health_check(
+        self, name: str, async_fn: Callable[[], Awaitable[Any]], timeout_s: float = 5.0
+    ) -> None:
+        """Add a health check; its result becomes ``component_health[name]`` on each collection."""
+        return self.system.register_health_check(name, async_fn, timeout_s)
+
+    def register_collector(self, name: str, fn: Callable[[], Any]) -> None:
+        """Add a custom collector (returns a dict) sampled into ``resource_usage`` on each tick."""
+        return self.system.register_collector(name, fn)
+
+    async def collect_system_metrics(self) -> Any:
+        """Sample resources, close the instrument window, run checks and collectors, write records."""
+        return await self.system.collect_system_metrics()
+
+    async def start_continuous_collection(self) -> bool:
+        """Start ticking every ``collection_interval_seconds``; idempotent (True if running)."""
+        return await self.system.start_continuous_collection()
+
+    async def stop_continuous_collection(self) -> bool:
+        """Stop the loop cleanly and flush; idempotent."""
+        return await self.system.stop_continuous_collection()
+
+    async def run_collection_tick(self) -> Any:
+        """See :meth:`FFSystemService.run_collection_tick`."""
+        return await self.system.run_collection_tick()
+
+    def set_collection_interval(self, seconds: float) -> None:
+        """Change the tick interval (takes effect from the next tick; seconds > 0)."""
+        return self.system.set_collection_interval(seconds)
+
+    def collection_stats(self) -> dict[str, Any]:
+        """Loop counters: ticks, failed and missed ticks, job runs, tick durations."""
+        return self.system.collection_stats()
+
+    async def analyze_performance(self, timeframe: str = "1h") -> dict[str, Any]:
+        """See :meth:`FFSystemService.analyze_performance`."""
+        return await self.system.analyze_performance(timeframe)
+
+    # ------------------------------------------------------------------ privacy
+    async def record_user_analytics(
+        self, user_id: str, session_id: str, event_type: str, event_data: dict[str, Any]
+    ) -> bool:
+        """Record one user event under the privacy controls."""
+        return await self.privacy.record_user_analytics(user_id, session_id, event_type, event_data)
+
+    async def record_user_events(self, events: Iterable[Any]) -> int:
+        """Batch form for bulk producers; returns the number of events stored."""
+        return await self.privacy.record_user_events(events)
+
+    async def set_user_opt_out(self, user_id: str, opted_out: bool = True) -> bool:
+        """Persist a user's opt-out (or opt back in); True when persisted and honoured."""
+        return await self.privacy.set_user_opt_out(user_id, opted_out)
+
+    async def record_consent(self, user_id: str, granted: bool) -> bool:
+        """Persist a user's explicit consent (granted or withdrawn); True when persisted."""
+        return await self.privacy.record_consent(user_id, granted)
+
+    async def export_user_data(self, user_id: str) -> dict[str, Any]:
+        """Every stored record of ``user_id`` across all streams and partitions (GDPR Art. 15)."""
+        return await self.privacy.export_user_data(user_id)
+
+    async def erase_user_data(self, user_id: str) -> dict[str, Any]:
+        """Remove ``user_id``'s records from every partition, the user index and rollups (Art. 17)."""
+        return await self.privacy.erase_user_data(user_id)
+
+    # ------------------------------------------------------------------ bi
+    async def generate_business_intelligence(
+        self, period: str = "day", *, start: datetime | None = None, end: datetime | None = None
+    ) -> Any:
+        """Business intelligence for ``hour``/``day``/``week``/``month`` (or ``start``/``end``) from rollups."""
+        return await self.bi.generate_business_intelligence(period, start=start, end=end)
+
+    async def generate_business_intelligence_result(
+        self, period: str = "day", *, start: datetime | None = None, end: datetime | None = None, write: bool = True
+    ) -> tuple[Any, FFBIResult | None]:
+        """``(dto, FFBIResult)``: the DTO plus the details (bounds, figures behind rules, reasons)."""
+        return await self.bi.generate_business_intelligence_result(period, start=start, end=end, write=write)
+
+    async def rebuild_rollups(self, start: datetime, end: datetime, *, workers: int | None = None) -> dict[str, Any]:
+        """Recompute the rollups of ``[start, end)`` from raw partitions (both cores when large)."""
+        return await self.bi.rebuild_rollups(start, end, workers=workers)
+
+    async def generate_reports(
+        self, kinds: list[str] | None = None, *, at: date | None = None,
+        formats: list[str] | None = None, force: bool = False,
+    ) -> list[str]:
+        """See :meth:`FFBIService.generate_reports`."""
+        return await self.bi.generate_reports(kinds, at=at, formats=formats, force=force)
+
+    # ------------------------------------------------------------------ alerts
+    def evaluate_alerts(self, values: Mapping[Any, float]) -> int:
+        """Evaluate rules on instrument-window values: ``{name: v}`` or ``{(name, component): v}``."""
+        return self.alerts.evaluate_alerts(values)
+
+    def add_alert_rule(self, rule: FFAlertRuleDTO | Mapping[str, Any] | None = None, **fields: Any) -> FFAlertRuleDTO:
+        """Add (or replace) a rule from a DTO, a mapping or keyword fields; ValueError names the field."""
+        return self.alerts.add_alert_rule(rule, **fields)
+
+    def remove_alert_rule(self, rule_id: str) -> bool:
+        """Remove a rule by id; False when there is none (``ValueError`` for a non-str/empty id)."""
+        return self.alerts.remove_alert_rule(rule_id)
+
+    def list_alert_rules(self) -> list[FFAlertRuleDTO]:
+        return self.alerts.list_alert_rules()
+
+    def raise_alert(
+        self,
+        rule_id: str,
+        title: str,
+        message: str = "",
+        *,
+        severity: str = "warning",
+        alert_type: str = "anomaly",
+        component: str = "",
+        metric_name: str = "",
+        current_value: float = 0.0,
+        threshold_value: float = 0.0,
+        labels: Mapping[str, str] | None = None,
+        recommended_actions: Iterable[str] = (),
+    ) -> Any:
+        """Fire an alert for another domain (anomaly, store drops ...) with dedup/cooldown/budget."""
+        return self.alerts.raise_alert(rule_id, title, message, severity=severity, alert_type=alert_type, component=component, metric_name=metric_name, current_value=current_value, threshold_value=threshold_value, labels=labels, recommended_actions=recommended_actions)
+
+    def clear_alert(self, rule_id: str, component: str = "") -> bool:
+        """Auto-resolve the alert a domain raised once its condition is gone."""
+        return self.alerts.clear_alert(rule_id, component)
+
+    async def get_active_alerts(self, severity: str | None = None) -> list:
+        """Unresolved alerts (firing or acknowledged), most severe first."""
+        return await self.alerts.get_active_alerts(severity)
+
+    async def acknowledge_alert(self, alert_id: str, acknowledged_by: str) -> bool:
+        return await self.alerts.acknowledge_alert(alert_id, acknowledged_by)
+
+    async def resolve_alert(self, alert_id: str, resolution_notes: str) -> bool:
+        return await self.alerts.resolve_alert(alert_id, resolution_notes)
+
+    def get_alert(self, alert_id: str) -> Any:
+        return self.alerts.get_alert(alert_id)
+
+    async def get_alert_history(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        rule_id: str | None = None,
+        severity: str | None = None,
+        status: str | None = None,
+        component: str | None = None,
+        limit: int = 1000,
+    ) -> list:
+        """Alerts (last state) that had events in ``[start, end]``, newest first, read from the log."""
+        return await self.alerts.get_alert_history(start, end, rule_id=rule_id, severity=severity, status=status, component=component, limit=limit)
+
+    async def get_recovery_analytics(self, window_days: float = 7.0) -> dict[str, Any]:
+        """MTTR, resolution distribution, success rates, trend and recommendations from the log."""
+        return await self.alerts.get_recovery_analytics(window_days)
+
+    def register_remediation(
+        self,
+        rule: str | FFAlertRuleDTO,
+        action: Callable[[Any], Any],
+        failure_threshold: int = 3,
+        cooldown_s: float = 300.0,
+        name: str | None = None,
+    ) -> Any:
+        """See :meth:`FFAlertService.register_remediation`."""
+        return self.alerts.register_remediation(rule, action, failure_threshold, cooldown_s, name)
+
+    async def wait_alert_work(self, timeout: float = 10.0) -> bool:
+        """Wait for remediation runs and queued channel deliveries (tests, shutdown)."""
+        return await self.alerts.wait_alert_work(timeout)
+
+    def alert_channel_status(self) -> list[dict[str, Any]]:
+        """Per channel target: delivered/failed/retries, last error, healthy (used by health)."""
+        return self.alerts.alert_channel_status()
+
+    def alert_status(self) -> dict[str, Any]:
+        """Engine counters, budget, channels and remediations (health / CLI)."""
+        return self.alerts.alert_status()
+
+    # ------------------------------------------------------------------ compliance
+    def record_privacy_event(self, kind: str, **fields: Any) -> bool:
+        """Append a privacy event (consent, opt-out, access/erasure request, ...) to ``privacy_events``."""
+        return self.compliance.record_privacy_event(kind, **fields)
+
+    def record_security_event(self, kind: str, severity: str = "warning", source: str = "host", **fields: Any) -> bool:
+        """Append a security event (failed login, permission denied, ...) to ``security_events``."""
+        return self.compliance.record_security_event(kind, severity, source, **fields)
+
+    def checked_name(self, name: Any, what: str = "name", source: str = "manager") -> str:
+        """``ff_validate_name`` that records a rejected unsafe name as a security event, then re-raises."""
+        return self.compliance.checked_name(name, what, source)
+
+    def verify_audit_log_sync(self, checkpoint_path: str | None = None) -> Any:
+        """Verify the chain (``FFAuditVerificationDTO``); a tampered log is also a security event."""
+        return self.compliance.verify_audit_log_sync(checkpoint_path)
+
+    async def verify_audit_log(self, checkpoint_path: str | None = None) -> Any:
+        """``verify_audit_log_sync`` off the event loop."""
+        return await self.compliance.verify_audit_log(checkpoint_path)
+
+    def run_retention_cleanup_sync(self, dry_run: bool = False) -> Any:
+        """Delete partitions past retention (each audited); ``dry_run`` only lists them."""
+        return self.compliance.run_retention_cleanup_sync(dry_run)
+
+    async def run_retention_cleanup(self, dry_run: bool = False) -> Any:
+        return await self.compliance.run_retention_cleanup(dry_run)
+
+    def run_compression_sync(self, dry_run: bool = False) -> Any:
+        """Compact partitions older than ``compression_age_days`` into gzip; audited when it did work."""
+        return self.compliance.run_compression_sync(dry_run)
+
+    async def run_compression(self, dry_run: bool = False) -> Any:
+        return await self.compliance.run_compression(dry_run)
+
+    # ------------------------------------------------------------------ analysis
+    def schedule_analysis_jobs(
+        self,
+        *,
+        anomaly_interval_seconds: float | None = 300.0,
+        anomaly_window: str = "24h",
+        capacity_interval_seconds: float | None = 3600.0,
+        capacity_window: str = "7d",
+        pattern_interval_seconds: float | None = 86400.0,
+        pattern_window: str = "7d",
+    ) -> list[str]:
+        """See :meth:`FFAnalysisService.schedule_analysis_jobs`."""
+        return self.analysis.schedule_analysis_jobs(anomaly_interval_seconds=anomaly_interval_seconds, anomaly_window=anomaly_window, capacity_interval_seconds=capacity_interval_seconds, capacity_window=capacity_window, pattern_interval_seconds=pattern_interval_seconds, pattern_window=pattern_window)
+
+    def read_metric_series(
+        self, metrics: Iterable[str], start: datetime, end: datetime
+    ) -> dict[str, list[tuple[float, float]]]:
+        """``{metric: [(epoch, value), ...]}`` from the stored streams in ``[start, end]`` (sync)."""
+        return self.analysis.read_metric_series(metrics, start, end)
+
+    async def analyze(self, metric: str | None = None, window: str | float = "7d", **kwargs: Any) -> dict[str, Any]:
+        """Findings (with the numbers behind them) for one metric or the default set over ``window``."""
+        return await self.analysis.analyze(metric, window, **kwargs)
+
+    def analyze_sync(
+        self,
+        metric: str | None = None,
+        window: str | float = "7d",
+        *,
+        kinds: Iterable[str] | None = None,
+        detection_window: str | float | None = None,
+        horizon: str | float | None = None,
+        raise_alerts: bool = False,
+        end: Any = None,
+        alert_sink: list[tuple[str, list[Any], float]] | None = None,
+    ) -> dict[str, Any]:
+        """Synchronous :meth:`analyze` (reads files; call it off the event loop)."""
+        return self.analysis.analyze_sync(metric, window, kinds=kinds, detection_window=detection_window, horizon=horizon, raise_alerts=raise_alerts, end=end, alert_sink=alert_sink)
+
+    async def detect_anomalies(self, metric: str | None = None, window: str | float = "24h", *,
+                               raise_alerts: bool = True) -> list[dict[str, Any]]:
+        """Anomalies of one metric (or the default set) over ``window``; recent ones raise alerts."""
+        return await self.analysis.detect_anomalies(metric, window, raise_alerts=raise_alerts)
+
+    async def learn_patterns(self, window: str | float = "7d", *, write: bool = True) -> dict[str, Any]:
+        """Learn behaviour patterns from the user event streams; write them to ``behavior_patterns``."""
+        return await self.analysis.learn_patterns(window, write=write)
+
+    def learn_patterns_sync(self, window: str | float = "7d", *, write: bool = True) -> dict[str, Any]:
+        return self.analysis.learn_patterns_sync(window, write=write)
+
+    async def forecast_capacity(self, window: str | float = "7d", *, write: bool = True) -> list[dict[str, Any]]:
+        """Time to saturation of disk and memory; written to ``capacity_planning``."""
+        return await self.analysis.forecast_capacity(window, write=write)
+
+    def forecast_capacity_sync(self, window: str | float = "7d", *, write: bool = True) -> list[dict[str, Any]]:
+        return self.analysis.forecast_capacity_sync(window, write=write)
 
 
 atexit.register(_close_managers_at_exit)  # runs before the store's own exit flush (LIFO)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_managers_in_child)
-

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
-    FFConfigurationManagerConfigDTO,
+    FFAnalyticsManagerConfigDTO,
     load_config,
 )
 from ff_metrics_collection_manager import FFMetricsCollectionManager
@@ -28,7 +28,7 @@ INF = math.inf
 _BASE_CONFIG = load_config(environment="test")
 
 
-def make_config(base: Path) -> FFConfigurationManagerConfigDTO:
+def make_config(base: Path) -> FFAnalyticsManagerConfigDTO:
     cfg = copy.deepcopy(_BASE_CONFIG)
     return dataclasses.replace(cfg, storage=dataclasses.replace(cfg.storage, base_path=str(base)))
 
@@ -39,7 +39,7 @@ def make_manager(base: Path, **kw: Any) -> FFMetricsCollectionManager:
 
 def settle(m: FFMetricsCollectionManager) -> None:
     """Write everything pending: the open instrument window, buffers, audit queue, index deltas."""
-    m._flush_pending_window()
+    m.system.flush_pending_window()
     m.flush()
 
 
@@ -66,7 +66,7 @@ def _fn() -> dict[str, Any]:
     return {}
 
 
-def _cfg_with(m: FFMetricsCollectionManager, path: str, value: Any) -> FFConfigurationManagerConfigDTO:
+def _cfg_with(m: FFMetricsCollectionManager, path: str, value: Any) -> FFAnalyticsManagerConfigDTO:
     cfg = copy.deepcopy(m.config)
     obj: Any = cfg
     *parents, last = path.split(".")

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import FFSystemMetricsDTO
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
@@ -47,7 +47,7 @@ class _Hook:
 
 
 def _config(base, webhook_url=None, **alerting):
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(base)
     ac = cfg.analytics.alerting_config
     ac.alert_cooldown_minutes = 5
@@ -76,11 +76,11 @@ def hook():
 async def test_tick_hook_evaluates_system_and_component_metrics(tmp_path):
     clock = FFManualClock(START)
     m = _manager(tmp_path, clock, cpu_usage_threshold_percent=80.0)
-    assert m._alert_on_tick in m._tick_hooks
+    assert m.alerts.on_tick in m.hub.tick_hooks
     dto = FFSystemMetricsDTO(cpu_usage_percent=95.0, success_rate_percent=90.0,
                              component_error_rates={"db": 20.0, "api": 0.0},
                              component_response_times={"db": 12.0})
-    await m._alert_on_tick(dto)
+    await m.alerts.on_tick(dto)
     active = {(a.rule_id, a.affected_component) for a in await m.get_active_alerts()}
     assert active == {("builtin.cpu_usage", "system"), ("builtin.error_rate", "system"),
                       ("builtin.component_error_rate", "db")}
@@ -88,7 +88,7 @@ async def test_tick_hook_evaluates_system_and_component_metrics(tmp_path):
                                                      if a.rule_id == "builtin.error_rate"]
     assert err.current_value == pytest.approx(10.0)
     clock.advance(60)
-    await m._alert_on_tick(FFSystemMetricsDTO(cpu_usage_percent=10.0, success_rate_percent=100.0,
+    await m.alerts.on_tick(FFSystemMetricsDTO(cpu_usage_percent=10.0, success_rate_percent=100.0,
                                               component_error_rates={"db": 0.0}))
     assert await m.get_active_alerts() == []
     await m.close()
@@ -149,9 +149,6 @@ async def test_restart_mid_incident_keeps_ack_and_sends_nothing_twice(tmp_path, 
 async def test_ack_and_resolve_are_audited_and_history_reads_the_log(tmp_path):
     clock = FFManualClock(START)
     m = _manager(tmp_path, clock)
-    audited = []
-    m.audit = lambda action, target="", outcome="success", actor="system", **kw: audited.append(
-        (action, target, outcome, actor))
     m.add_alert_rule(rule_id="r", metric="x", threshold=1.0, severity="error")
     m.evaluate_alerts({"x": 5.0})
     (a,) = await m.get_active_alerts()
@@ -159,6 +156,9 @@ async def test_ack_and_resolve_are_audited_and_history_reads_the_log(tmp_path):
     clock.advance(90)
     assert await m.resolve_alert(a.alert_id, "fixed")
     assert not await m.resolve_alert(a.alert_id, "again")
+    m.flush()
+    audited = [(r["action"], r["target"], r["outcome"], r["actor"]) for r in m.store.read("audit_logs")
+               if r["action"].startswith("alert_")]
     assert audited[:2] == [("alert_acknowledge", a.alert_id, "success", "bob"),
                            ("alert_resolve", a.alert_id, "success", "system")]
     assert audited[2][2] == "not_found"
@@ -170,7 +170,7 @@ async def test_ack_and_resolve_are_audited_and_history_reads_the_log(tmp_path):
     assert await m.get_alert_history(status="firing") == []
     with pytest.raises(ValueError, match="status"):
         await m.get_alert_history(status="open")
-    raw = [r["event"] for r in m._alert_log.sorted_events()]
+    raw = [r["event"] for r in m.alerts.log.sorted_events()]
     assert raw == ["fired", "acknowledged", "resolved"]
     await m.close()
 
@@ -245,12 +245,12 @@ async def test_remediation_threshold_cooldown_and_outcomes(tmp_path):
     await incident()
     await incident()
     assert len(calls) == 1  # threshold reached again at t=360 s, but within the 600 s cooldown
-    assert m._alert_remediation.by_name["svc:restart"].skipped_cooldown == 1
+    assert m.alerts.remediation.by_name["svc:restart"].skipped_cooldown == 1
     clock.advance(240)
     await incident()
     assert len(calls) == 2  # t=720 s: 600 s after the first run, 3 fires since it
     await m.aflush()
-    runs = [r for r in m._alert_log.sorted_events() if r["event"] == "remediation"]
+    runs = [r for r in m.alerts.log.sorted_events() if r["event"] == "remediation"]
     assert [r["outcome"] for r in runs] == ["success", "failure"]
     rep = await m.get_recovery_analytics(window_days=1)
     (rem,) = rep["per_remediation"].values()
@@ -308,15 +308,15 @@ def test_cli_list_ack_resolve_history_recovery(tmp_path, capsys):
 async def test_store_drops_raise_and_clear_an_alert(tmp_path):
     clock = FFManualClock(START)
     m = _manager(tmp_path, clock)
-    await m._alert_on_tick(FFSystemMetricsDTO())
+    await m.alerts.on_tick(FFSystemMetricsDTO())
     m.store.stats.records_dropped += 7  # what the store does when its buffer is full
     clock.advance(60)
-    await m._alert_on_tick(FFSystemMetricsDTO())
+    await m.alerts.on_tick(FFSystemMetricsDTO())
     (a,) = await m.get_active_alerts()
     assert a.rule_id == "builtin.store_drops" and a.affected_component == "analytics_store"
     assert a.current_value == 7.0 and "7 record(s) dropped" in a.message
     clock.advance(60)
-    await m._alert_on_tick(FFSystemMetricsDTO())
+    await m.alerts.on_tick(FFSystemMetricsDTO())
     assert await m.get_active_alerts() == [] and a.status == "resolved"
     await m.close()
 

@@ -3,14 +3,13 @@ capacity -> capacity_planning, and the ``ff-metrics analyze`` CLI."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso, ff_utc_now
 
@@ -20,7 +19,7 @@ POINTS = 7 * 24 * 60 // STEP_MIN
 
 
 def _manager(tmp_path, clock=None) -> FFMetricsCollectionManager:
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
     return FFMetricsCollectionManager(cfg, clock=clock or FFManualClock(NOW))
 
@@ -97,40 +96,37 @@ async def test_recent_anomaly_raises_an_alert_through_raise_alert(tmp_path):
         t = NOW - timedelta(minutes=5 * (n - 1 - i))
         v = 30 + rng.gauss(0, 1) + (40 if i == n - 2 else 0)
         m.store.append("resource_usage", {"timestamp": ff_iso(t), "cpu_usage_percent": v})
-    calls = []
-    real = getattr(m, "raise_alert", None)
-
-    def recorder(rule_id, **kw):
-        calls.append((rule_id, kw))
-        return real(rule_id, **kw) if real else None
-
-    m.raise_alert = recorder  # instance attribute wins over the alert facade's method
     found = await m.detect_anomalies("cpu_usage_percent", "24h")
     spikes = [a for a in found if a["kind"] == "spike"]
     assert len(spikes) == 1 and spikes[0]["value"] > 60
-    assert len(calls) == 1
-    rule_id, kw = calls[0]
-    assert rule_id == "anomaly_cpu_usage_percent" and kw["alert_type"] == "anomaly"
-    assert kw["current_value"] == spikes[0]["value"]
-    assert spikes[0]["expected_value"] < kw["threshold_value"] < kw["current_value"]
-    if real is not None:
-        active = await m.get_active_alerts()
-        assert any(getattr(a, "alert_type", None) == "anomaly" or (isinstance(a, dict) and a.get("alert_type") == "anomaly")
-                   for a in active)
+    (alert,) = await m.get_active_alerts()  # raised through the alert engine
+    assert alert.rule_id == "anomaly_cpu_usage_percent" and alert.alert_type == "anomaly"
+    assert alert.current_value == spikes[0]["value"]
+    assert spikes[0]["expected_value"] < alert.threshold_value < alert.current_value
+    m.flush()
+    fired = [r for r in m.store.read("alerts") if r.get("event") == "fired"]
+    assert [r["alert"]["rule_id"] if "alert" in r else r.get("rule_id") for r in fired] == ["anomaly_cpu_usage_percent"]
     assert m.analysis_stats["alerts_raised"] == 1
     await m.close()
 
 
-def test_without_raise_alert_anomalies_are_counted_not_raised():
-    from ff_utils.ff_analytics_analysis.ff_analysis_facade import FFAnalysisFacadeMixin
+def _bare_service(tmp_path, **callables):
+    """An analysis engine on its own store, wired only with the given alert callables."""
+    from ff_class_configs.ff_analytics_configs import FFAnalyticsConfigDTO
+    from ff_utils.ff_analytics_analysis.ff_analysis_service import FFAnalysisService
+    from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub
+    from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
+
+    ac = FFAnalyticsConfigDTO(collection_interval_seconds=60)
+    clock = FFManualClock(NOW)
+    store = FFStreamStore(tmp_path, ac, clock=clock)
+    return FFAnalysisService(store, clock, ac, FFLifecycleHub(store), **callables)
+
+
+def test_without_raise_alert_anomalies_are_counted_not_raised(tmp_path):
     from ff_utils.ff_analytics_analysis.ff_anomaly_detector import FFAnomalyDetector
 
-    class Bare(FFAnalysisFacadeMixin):  # an analysis facade on a manager without the alert facade
-        analytics_config = argparse.Namespace(collection_interval_seconds=60)
-
-    bare = Bare()
-    bare._init_analysis()
-    assert not hasattr(bare, "raise_alert")
+    bare = _bare_service(tmp_path)  # an analysis engine without an alert engine
     now = NOW.timestamp()
     series = [(now - 60 * (99 - i), 10.0 + (i % 3) * 0.1 + (50 if i == 98 else 0)) for i in range(100)]
     scan = FFAnomalyDetector().scan(series, "cpu")
@@ -199,7 +195,7 @@ def test_cli_analyze_prints_findings(tmp_path, capsys):
 
     from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
 
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
     m = FFMetricsCollectionManager(cfg)  # real clock: the CLI looks back from now
     asyncio.run(m.initialize_analytics_system(start_collection=False))
@@ -237,8 +233,8 @@ async def test_schedule_analysis_jobs_registers_runnable_jobs(tmp_path):
     _write_week(m, NOW)
     names = m.schedule_analysis_jobs(pattern_interval_seconds=None)
     assert names == ["analysis_anomalies", "analysis_capacity"]
-    assert m._periodic_jobs["analysis_anomalies"][0] == 300.0
-    await m._periodic_jobs["analysis_capacity"][1]()
+    assert m.hub.periodic_jobs["analysis_anomalies"][0] == 300.0
+    await m.hub.periodic_jobs["analysis_capacity"][1]()
     m.store.flush()
     assert any(r.get("record_type") == "capacity_forecast" for r in m.store.read("capacity_planning"))
     with pytest.raises(ValueError, match="anomaly_window"):
@@ -246,28 +242,18 @@ async def test_schedule_analysis_jobs_registers_runnable_jobs(tmp_path):
     await m.close()
 
 
-def test_raise_alert_without_rule_id_gets_it_in_context():
-    from ff_utils.ff_analytics_analysis.ff_analysis_facade import FFAnalysisFacadeMixin
+def test_raise_alert_is_called_by_keyword_with_the_anomaly_rule_id(tmp_path):
     from ff_utils.ff_analytics_analysis.ff_anomaly_detector import FFAnomalyDetector
 
     calls = []
-
-    class WithContextAlerts(FFAnalysisFacadeMixin):
-        analytics_config = argparse.Namespace(collection_interval_seconds=60)
-
-        def raise_alert(self, alert_type, severity, title, message, component="", metric_name="",
-                        current_value=0.0, threshold_value=0.0, context=None):
-            calls.append((alert_type, severity, metric_name, current_value, context))
-
-    obj = WithContextAlerts()
-    obj._init_analysis()
+    obj = _bare_service(tmp_path, raise_alert=lambda **kw: calls.append(kw))
     now = NOW.timestamp()
     scan = FFAnomalyDetector().scan([(now - 60 * (99 - i), 5.0 + (i % 2) * 0.1 + (9 if i == 99 else 0))
                                      for i in range(100)], "queue_depth")
     assert obj._raise_anomaly_alerts(scan.anomalies, now) == 1
-    alert_type, severity, metric_name, value, context = calls[0]
-    assert (alert_type, metric_name, value) == ("anomaly", "queue_depth", scan.anomalies[0].value)
-    assert context["rule_id"] == "anomaly_queue_depth" and severity in ("warning", "error", "critical")
+    kw = calls[0]
+    assert (kw["alert_type"], kw["metric_name"], kw["current_value"]) == ("anomaly", "queue_depth", scan.anomalies[0].value)
+    assert kw["rule_id"] == "anomaly_queue_depth" and kw["severity"] in ("warning", "error", "critical")
 
 
 async def test_patterns_from_events_recorded_through_the_privacy_pipeline(tmp_path):

@@ -17,7 +17,7 @@ from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import (
     FFBusinessIntelligenceDTO,
     FFSystemMetricsDTO,
 )
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_bi.ff_bi_engine import linear_fit
 from ff_utils.ff_analytics_bi.ff_bi_small_cells import ff_suppressed_cells
@@ -43,7 +43,7 @@ class _Event:
 
 
 def _manager(tmp_path: Path, clock: FFManualClock, **analytics: Any) -> FFMetricsCollectionManager:
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
     cfg.analytics.fsync_policy = "never"
     for k, v in analytics.items():
@@ -59,10 +59,10 @@ def _feed_days(m: FFMetricsCollectionManager, clock: FFManualClock, days: int, u
             ts = ff_iso(clock.now())
             uh = f"user-{u:04d}"
             feats = ["chat"] + (["search"] if u % 2 else []) + ([RARE] if u < 2 else [])
-            m._bi_observe_user_event(_Event(ts, uh, event_type="session_start", platform=RARE_PLATFORM if u < 2 else "web"))
-            m._bi_observe_user_event(_Event(ts, uh, event_type="feature_usage", features_used=feats, platform="web",
+            m.bi.observe_user_event(_Event(ts, uh, event_type="session_start", platform=RARE_PLATFORM if u < 2 else "web"))
+            m.bi.observe_user_event(_Event(ts, uh, event_type="feature_usage", features_used=feats, platform="web",
                                             user_segment="power" if u < 3 else "casual"))
-            m._bi_observe_user_event(_Event(ts, uh, event_type="session_end", session_duration_seconds=60 + u,
+            m.bi.observe_user_event(_Event(ts, uh, event_type="session_end", session_duration_seconds=60 + u,
                                             satisfaction_rating=2 + u % 4))
 
 
@@ -114,11 +114,11 @@ async def test_periods_reports_roi_and_system_rules(tmp_path: Path) -> None:
     m = _manager(tmp_path, clock, infrastructure_cost_per_day_usd=10.0, cost_per_event_usd=0.001,
                  revenue_per_active_user_usd=0.5)
     await m.initialize_analytics_system(start_collection=False)
-    assert "bi_reports" in m._periodic_jobs
+    assert "bi_reports" in m.hub.periodic_jobs
     _feed_days(m, clock, 5, [20, 30, 40, 50, 60])
     for h in range(24):  # system ticks on day 5: hot CPU, slow responses
         clock.set(START + timedelta(days=4, hours=h, minutes=30))
-        await m._bi_tick(FFSystemMetricsDTO(timestamp=ff_iso(clock.now()), cpu_usage_percent=95.0,
+        await m.bi.on_tick(FFSystemMetricsDTO(timestamp=ff_iso(clock.now()), cpu_usage_percent=95.0,
                                             memory_usage_percent=50.0, response_time_ms=1500.0 + h,
                                             request_count=100, error_count=1))
     clock.set(START + timedelta(days=5, hours=0, minutes=10))
@@ -179,7 +179,7 @@ async def test_roi_empty_with_reason_and_erasure(tmp_path: Path) -> None:
     assert dto.roi_indicators == {} and dto.cost_per_user == 0.0
     assert "no unit costs configured" in res.details["reasons"]["roi_indicators"]
     assert dto.active_users == 12
-    assert m._bi_erase_user("user-0003") >= 1
+    assert m.bi.erase_user("user-0003") >= 1
     dto2 = await m.generate_business_intelligence("day")
     assert dto2.active_users == 11
     await m.close()
@@ -205,7 +205,7 @@ def test_cli_bi_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         for d in range(8):
             for u in range(10):
                 clock.set(now - timedelta(days=8 - d, minutes=u))
-                m._bi_observe_user_event(_Event(ff_iso(clock.now()), f"cli-user-{u}", event_type="session_start",
+                m.bi.observe_user_event(_Event(ff_iso(clock.now()), f"cli-user-{u}", event_type="session_start",
                                                 features_used=["chat"], platform="web"))
         await m.close()
 
@@ -239,11 +239,11 @@ async def test_end_to_end_record_user_analytics_then_rebuild(tmp_path: Path) -> 
     assert dto.active_users == 15 and dto.new_users == 15
     assert res.details["sessions"] == 120 and res.details["session_duration_seconds"]["count"] == 120
     assert dto.feature_adoption_rates == {"chat": 100.0, "search": 100.0}
-    before = {hk: m._bi_index.hour_full(hk).canonical() for hk in m._bi_index.hour_aggs}
+    before = {hk: m.bi.index.hour_full(hk).canonical() for hk in m.bi.index.hour_aggs}
     out = await m.rebuild_rollups(START, START + timedelta(days=1))
     assert out["hours"] == len(before) == 12
-    m._bi_index.refresh()
-    after = {hk: m._bi_index.hour_full(hk).canonical() for hk in m._bi_index.hour_aggs}
+    m.bi.index.refresh()
+    after = {hk: m.bi.index.hour_full(hk).canonical() for hk in m.bi.index.hour_aggs}
     assert after == before
     await m.close()
 

@@ -20,8 +20,8 @@ from ff_utils.ff_analytics_bench.ff_bi_workload import (
 from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
     FFRollupAccumulator,
     FFRollupAggregate,
-    erase_user_from_rollups,
 )
+from ff_utils.ff_analytics_bi.ff_rollup_erasure import erase_user_from_rollups
 from ff_utils.ff_analytics_bi.ff_rollup_index import FFRollupIndex
 from ff_utils.ff_analytics_bi.ff_rollup_rebuild import compute_rollups, rebuild_rollups
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_parse_iso

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
 from ff_utils.ff_analytics_compliance.ff_audit_chain import CHECKPOINT_FILE
@@ -19,7 +19,7 @@ from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
 
 def _manager(base: Path, clock: FFManualClock | None = None, **analytics: object) -> FFMetricsCollectionManager:
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(base)
     for k, v in analytics.items():
         setattr(cfg.analytics, k, v)
@@ -136,7 +136,7 @@ def test_regulatory_report_from_stored_events(tmp_path: Path) -> None:
 async def test_maintenance_job_registered_and_runs(tmp_path: Path) -> None:
     clock = FFManualClock(datetime(2026, 1, 1, 1, tzinfo=UTC))
     m = _manager(tmp_path, clock)
-    interval, job = m._periodic_jobs["maintenance"]
+    interval, job = m.hub.periodic_jobs["maintenance"]
     assert interval == float(m.analytics_config.cleanup_interval_seconds)
     for _ in range(45):
         m.store.append("performance", {"timestamp": clock.now().isoformat()})

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_compliance.ff_audit_verifier import FFAuditVerifier
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock
@@ -26,7 +26,7 @@ KILLS = int(os.environ.get("FF_TEST_COMPRESS_KILLS", "50"))
 
 
 def _manager(base: Path, clock: FFManualClock) -> FFMetricsCollectionManager:
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(base)
     cfg.analytics.fsync_policy = "never"  # simulated years: durability is not under test here
     return FFMetricsCollectionManager(cfg, clock=clock, writer_id="w1")

@@ -16,10 +16,10 @@ from ff_class_configs.ff_analytics_configs import (
     AnalyticsLevel,
     FFAnalyticsAlertingConfigDTO,
     FFAnalyticsConfigDTO,
+    FFAnalyticsManagerConfigDTO,
     FFAnalyticsPrivacyConfigDTO,
+    FFAnalyticsStorageConfigDTO,
     FFConfigError,
-    FFConfigurationManagerConfigDTO,
-    FFStorageConfigDTO,
     preset_config,
 )
 from ff_class_configs.ff_analytics_configs.ff_analytics_base_config import field_kinds
@@ -125,7 +125,7 @@ def test_seed_fields_and_defaults_are_present() -> None:
     )
     a = FFAnalyticsAlertingConfigDTO()
     assert (a.smtp_host, a.smtp_port, a.flap_window_evaluations, a.flap_threshold_changes) == ("localhost", 25, 10, 4)
-    root = FFConfigurationManagerConfigDTO()
+    root = FFAnalyticsManagerConfigDTO()
     assert root.storage.base_path == "analytics_data" and root.environment == "development"
 
 
@@ -229,7 +229,7 @@ def _nested(path: str, value: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("path", "value", "why"), BAD_VALUES, ids=[f"{p}={v!r}" for p, v, _ in BAD_VALUES])
 def test_bad_value_raises_one_error_naming_the_field(path: str, value: Any, why: str) -> None:
     with pytest.raises(FFConfigError) as info:
-        FFConfigurationManagerConfigDTO.from_dict(_nested(path, value))
+        FFAnalyticsManagerConfigDTO.from_dict(_nested(path, value))
     err = info.value
     assert isinstance(err, ValueError)
     assert len(err.errors) == 1, err.errors
@@ -244,19 +244,19 @@ def test_bad_value_raises_one_error_naming_the_field(path: str, value: Any, why:
 )
 def test_unknown_key_raises_naming_it(path: str) -> None:
     with pytest.raises(FFConfigError) as info:
-        FFConfigurationManagerConfigDTO.from_dict(_nested(path, 1))
+        FFAnalyticsManagerConfigDTO.from_dict(_nested(path, 1))
     assert info.value.errors == [f"{path}: unknown key ({info.value.errors[0].split('(', 1)[1]}"]
     assert "unknown key" in str(info.value)
 
 
 def test_unknown_key_suggests_close_match() -> None:
     with pytest.raises(FFConfigError, match="did you mean 'sampling_rate'"):
-        FFConfigurationManagerConfigDTO.from_dict({"analytics": {"samplng_rate": 0.5}})
+        FFAnalyticsManagerConfigDTO.from_dict({"analytics": {"samplng_rate": 0.5}})
 
 
 def test_non_dict_section_is_reported() -> None:
     with pytest.raises(FFConfigError, match=r"analytics: expected an object"):
-        FFConfigurationManagerConfigDTO.from_dict({"analytics": [1, 2]})
+        FFAnalyticsManagerConfigDTO.from_dict({"analytics": [1, 2]})
 
 
 def test_many_bad_fields_one_error_listing_all() -> None:
@@ -272,7 +272,7 @@ def test_many_bad_fields_one_error_listing_all() -> None:
         },
     }
     with pytest.raises(FFConfigError) as info:
-        FFConfigurationManagerConfigDTO.from_dict(data)
+        FFAnalyticsManagerConfigDTO.from_dict(data)
     fields = sorted(e.split(":", 1)[0] for e in info.value.errors)
     assert fields == sorted(
         [
@@ -295,21 +295,21 @@ def test_constructing_invalid_root_raises_but_sub_dtos_assemble() -> None:
         "sampling_rate: must be in [0.0, 1.0], got 2.0",
     ]
     with pytest.raises(FFConfigError) as info:
-        FFConfigurationManagerConfigDTO(analytics=bad)
+        FFAnalyticsManagerConfigDTO(analytics=bad)
     assert [e.split(":")[0] for e in info.value.errors] == [
         "analytics.collection_interval_seconds",
         "analytics.sampling_rate",
     ]
     with pytest.raises(FFConfigError, match="environment"):
-        FFConfigurationManagerConfigDTO(environment="prod")
+        FFAnalyticsManagerConfigDTO(environment="prod")
     # fixed up, the same sub-DTO is accepted
     bad.sampling_rate, bad.collection_interval_seconds = 0.5, 30
-    root = FFConfigurationManagerConfigDTO(analytics=bad)
+    root = FFAnalyticsManagerConfigDTO(analytics=bad)
     assert root.analytics.sampling_rate == 0.5
 
 
 def test_raise_if_invalid_after_mutation() -> None:
-    root = FFConfigurationManagerConfigDTO()
+    root = FFAnalyticsManagerConfigDTO()
     root.analytics.alerting_config.email_recipients = ["nobody"]
     root.analytics.alerting_config.enable_webhook_alerts = True
     with pytest.raises(FFConfigError) as info:
@@ -326,13 +326,13 @@ def test_enum_members_and_paths_are_normalized() -> None:
     cfg = FFAnalyticsConfigDTO(analytics_level=AnalyticsLevel.FULL)
     assert type(cfg.analytics_level) is str and cfg.analytics_level == "full"
     assert cfg.analytics_level_enum is AnalyticsLevel.FULL
-    assert FFStorageConfigDTO(base_path=Path("/tmp/x")).base_path == "/tmp/x"
-    root = FFConfigurationManagerConfigDTO(storage={"base_path": "/data"}, analytics={"sampling_rate": 0.25})
+    assert FFAnalyticsStorageConfigDTO(base_path=Path("/tmp/x")).base_path == "/tmp/x"
+    root = FFAnalyticsManagerConfigDTO(storage={"base_path": "/data"}, analytics={"sampling_rate": 0.25})
     assert root.storage.base_path == "/data" and root.analytics.sampling_rate == 0.25
 
 
 def test_from_dict_accepts_integers_for_float_fields() -> None:
-    cfg = FFConfigurationManagerConfigDTO.from_dict({"analytics": {"sampling_rate": 1, "anomaly_z_threshold": 4}})
+    cfg = FFAnalyticsManagerConfigDTO.from_dict({"analytics": {"sampling_rate": 1, "anomaly_z_threshold": 4}})
     assert type(cfg.analytics.sampling_rate) is float and cfg.analytics.anomaly_z_threshold == 4.0
 
 
@@ -360,7 +360,7 @@ def test_raw_identifiers_allowed_only_when_anonymization_off() -> None:
 def test_round_trip_exact_through_json(env: str) -> None:
     cfg = preset_config(env)
     d = cfg.to_dict()
-    back = FFConfigurationManagerConfigDTO.from_dict(orjson.loads(orjson.dumps(d)))
+    back = FFAnalyticsManagerConfigDTO.from_dict(orjson.loads(orjson.dumps(d)))
     assert back == cfg
     assert back.to_dict() == d
     assert orjson.dumps(back.to_dict()) == orjson.dumps(d)
@@ -429,8 +429,8 @@ def test_round_trip_is_exact_for_any_typed_values(data: dict[str, Any]) -> None:
     st.sampled_from(ENVIRONMENTS),
 )
 def test_valid_root_round_trip(analytics: dict[str, Any], env: str) -> None:
-    cfg = FFConfigurationManagerConfigDTO.from_dict({"environment": env, "analytics": analytics})
-    assert FFConfigurationManagerConfigDTO.from_dict(orjson.loads(orjson.dumps(cfg.to_dict()))) == cfg
+    cfg = FFAnalyticsManagerConfigDTO.from_dict({"environment": env, "analytics": analytics})
+    assert FFAnalyticsManagerConfigDTO.from_dict(orjson.loads(orjson.dumps(cfg.to_dict()))) == cfg
 
 
 def test_every_field_is_documented() -> None:
@@ -440,7 +440,7 @@ def test_every_field_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
     missing = [
         f"{cls.__name__}.{name}"
-        for cls in (FFStorageConfigDTO, FFAnalyticsConfigDTO, FFAnalyticsPrivacyConfigDTO, FFAnalyticsAlertingConfigDTO)
+        for cls in (FFAnalyticsStorageConfigDTO, FFAnalyticsConfigDTO, FFAnalyticsPrivacyConfigDTO, FFAnalyticsAlertingConfigDTO)
         for name in field_kinds(cls)
         if f"`{name}`" not in doc
     ]

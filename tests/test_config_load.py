@@ -10,8 +10,8 @@ import pytest
 
 from ff_class_configs.ff_analytics_configs import (
     ENV_PREFIX,
+    FFAnalyticsManagerConfigDTO,
     FFConfigError,
-    FFConfigurationManagerConfigDTO,
     env_var_mapping,
     load_config,
     preset_config,
@@ -172,7 +172,7 @@ def test_every_field_has_an_env_var() -> None:
             out.extend(leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else [f"{prefix}{k}"])
         return out
 
-    assert set(leaves(FFConfigurationManagerConfigDTO().to_dict())) == paths
+    assert set(leaves(FFAnalyticsManagerConfigDTO().to_dict())) == paths
     assert all(v.startswith(ENV_PREFIX) for v in mapping)
     assert mapping["FF_ANALYTICS_PRIVACY__RAW_DATA_RETENTION_DAYS"][0] == "analytics.privacy_config.raw_data_retention_days"
     assert mapping["FF_ANALYTICS_ALERTING__SMTP_PORT"] == ("analytics.alerting_config.smtp_port", "int")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 from tests._store_helpers import store_config
@@ -71,9 +71,9 @@ def test_manager_exit_without_close_writes_every_event(tmp_path: Path) -> None:
     the open request window all reach disk (atexit, bounded by ATEXIT_FLUSH_TIMEOUT_SECONDS)."""
     code = """
 import asyncio, sys
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-cfg = FFConfigurationManagerConfigDTO()
+cfg = FFAnalyticsManagerConfigDTO()
 cfg.storage.base_path = sys.argv[1]
 a = cfg.analytics
 a.analytics_level = "full"
@@ -95,7 +95,7 @@ asyncio.run(main())
     env = {k: v for k, v in ENV.items() if k != "FF_ANALYTICS_PSEUDONYM_KEY"}
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
     m = FFMetricsCollectionManager(cfg, writer_id="reader")
     assert sorted(x["properties"]["i"] for x in m.store.read("behavior_patterns")) == list(range(2000))

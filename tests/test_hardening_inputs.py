@@ -570,7 +570,7 @@ async def test_the_store_check_sees_an_accepted_call(primed: Any, tmp_path: Path
 
 async def test_rejected_batch_leaves_the_user_index_untouched(primed: Any, tmp_path: Path) -> None:
     m = primed
-    p = m._privacy_pipeline
+    p = m.privacy.pipeline
     users_before = copy.deepcopy(p.index.entries)
     accepted_before = p.stats.accepted
     with pytest.raises(ValueError, match=r"events\[2\]"):

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
@@ -58,8 +58,8 @@ def fast_tmp(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
 
 
-def _config(base: Path) -> FFConfigurationManagerConfigDTO:
-    cfg = FFConfigurationManagerConfigDTO()
+def _config(base: Path) -> FFAnalyticsManagerConfigDTO:
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(base)
     a = cfg.analytics
     a.analytics_level = "full"  # one performance record per request: every request is checkable

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
@@ -41,8 +41,8 @@ def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(DEFAULT_KEY_ENV_VAR, raising=False)
 
 
-def _config(base: Path) -> FFConfigurationManagerConfigDTO:
-    cfg = FFConfigurationManagerConfigDTO()
+def _config(base: Path) -> FFAnalyticsManagerConfigDTO:
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(base)
     a = cfg.analytics
     a.analytics_level = "full"
@@ -91,11 +91,11 @@ def test_manager_parent_and_four_children_exact_totals(tmp_path: Path) -> None:
         await _record(m, "parent-pre", PRE)  # buffered everywhere, not flushed
 
     asyncio.run(before_fork())
-    assert m.store.buffered_records > 0 and m._bi_acc._buckets  # state the children must not write
+    assert m.store.buffered_records > 0 and m.bi.accumulator._buckets  # state the children must not write
 
     def child(name: str) -> None:  # keeps using the same manager object
         assert m.store.writer_id != parent_writer
-        assert m.store.buffered_records == 0 and not m._bi_acc._buckets
+        assert m.store.buffered_records == 0 and not m.bi.accumulator._buckets
 
         async def child_work() -> None:
             await _record(m, name, EVENTS)
@@ -153,7 +153,7 @@ def test_child_restarts_the_collection_loop_the_parent_was_running(tmp_path: Pat
     m.set_collection_interval(0.05)
 
     async def child_main() -> None:
-        assert m._collection_task is None
+        assert m.system.collection_task is None
         await m.aflush()  # the first async call restarts the collection loop in this event loop
         await asyncio.sleep(0.3)
         stats = m.collection_stats()

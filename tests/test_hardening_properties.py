@@ -244,7 +244,7 @@ class _Harness:
         i = next(self.ids)
         assert self.run(self.m.record_user_analytics(f"user-{i}", f"sess-{i}", event_type, data)) is True
         self.m.flush()
-        h = self.m._privacy_pipeline.pseudonymizer.user_hash(f"user-{i}")
+        h = self.m.privacy.pipeline.pseudonymizer.user_hash(f"user-{i}")
         stream = EVENT_STREAMS[event_type]
         mine = [r for r in self.m.store.read(stream) if r.get("user_hash") == h]
         assert len(mine) == 1, f"expected one stored record of user-{i} in {stream}, found {len(mine)}"

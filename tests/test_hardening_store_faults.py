@@ -160,7 +160,7 @@ def test_real_enospc_through_the_manager_then_resume(tmp_path: Path) -> None:
     import asyncio
 
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
-        FFConfigurationManagerConfigDTO,
+        FFAnalyticsManagerConfigDTO,
     )
     from ff_metrics_collection_manager import FFMetricsCollectionManager
 
@@ -168,7 +168,7 @@ def test_real_enospc_through_the_manager_then_resume(tmp_path: Path) -> None:
     if not _mount_tmpfs(mnt, "3m"):
         pytest.skip("cannot mount a tmpfs here (needs root); the RLIMIT_FSIZE variant still runs")
     try:
-        cfg = FFConfigurationManagerConfigDTO()
+        cfg = FFAnalyticsManagerConfigDTO()
         cfg.storage.base_path = str(mnt)
         a = cfg.analytics
         a.enable_real_time_metrics = False

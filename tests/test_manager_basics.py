@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
-    FFConfigurationManagerConfigDTO,
+    FFAnalyticsManagerConfigDTO,
     load_config,
 )
 from ff_metrics_collection_manager import FFMetricsCollectionManager
@@ -18,7 +18,7 @@ from ff_utils.ff_analytics_core.ff_json_utils import ff_read_json
 from ff_utils.ff_analytics_store.ff_stream_store import CATEGORY_STREAMS
 
 
-def _config(tmp_path: Path) -> FFConfigurationManagerConfigDTO:
+def _config(tmp_path: Path) -> FFAnalyticsManagerConfigDTO:
     cfg = load_config(environment="test")
     cfg.storage.base_path = str(tmp_path)
     return cfg

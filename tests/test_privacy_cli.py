@@ -15,7 +15,7 @@ from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_E
 
 pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_manager_config")
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO  # noqa: E402
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO  # noqa: E402
 from ff_metrics_collection_manager import FFMetricsCollectionManager  # noqa: E402
 from ff_utils.ff_analytics_cli.ff_cli_main import main  # noqa: E402
 
@@ -27,7 +27,7 @@ def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _seed(base: Path) -> None:
     async def go() -> None:
-        cfg = FFConfigurationManagerConfigDTO()
+        cfg = FFAnalyticsManagerConfigDTO()
         cfg.storage.base_path = str(base)
         cfg.analytics.enable_real_time_metrics = False
         async with FFMetricsCollectionManager(cfg, writer_id="seed") as m:

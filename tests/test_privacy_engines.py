@@ -214,13 +214,13 @@ def test_index_flush_failure_keeps_deltas_for_retry(tmp_path: Path, monkeypatch:
 async def test_consent_write_failure_is_reported_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_manager_config")
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
-        FFConfigurationManagerConfigDTO,
+        FFAnalyticsManagerConfigDTO,
     )
     from ff_metrics_collection_manager import FFMetricsCollectionManager
     from ff_utils.ff_analytics_privacy.ff_privacy_state_log import FFPrivacyStateLog
 
     monkeypatch.delenv(DEFAULT_KEY_ENV_VAR, raising=False)
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
     cfg.analytics.enable_real_time_metrics = False
     async with FFMetricsCollectionManager(cfg, writer_id="w") as m:

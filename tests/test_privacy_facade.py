@@ -22,7 +22,7 @@ from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import EVENT_STREAMS, 
 pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_manager_config")
 pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_entities_config")
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO  # noqa: E402
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO  # noqa: E402
 from ff_metrics_collection_manager import FFMetricsCollectionManager  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_manager(base: Path, clock: FFManualClock | None = None, writer: str = "w1", **privacy: Any) -> Any:
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(base)
     analytics_over = {k: privacy.pop(k) for k in list(privacy) if hasattr(cfg.analytics, k)}
     for k, v in privacy.items():
@@ -124,7 +124,7 @@ async def test_argument_errors_name_the_argument(tmp_path: Path) -> None:
 async def test_batch_form_stores_all_and_feeds_rollup_hook(tmp_path: Path) -> None:
     async with make_manager(tmp_path) as m:
         seen: list[Any] = []
-        m._bi_observe_user_dict = seen.append  # the BI facade's dict feed
+        m.hub.add_user_event_observer(seen.append)  # beside the rollups: every stored record, once
         evs = [(f"u{i % 7}", f"s{i % 11}", ("page_view", "feature_usage")[i % 2], {"features": ["x"]} if i % 2 else {}) for i in range(500)]
         evs.append({"user_id": "u1", "session_id": "s1", "event_type": "conversion", "event_data": {"conversion": "buy"}})
         assert await m.record_user_events(evs) == 501
@@ -132,13 +132,13 @@ async def test_batch_form_stores_all_and_feeds_rollup_hook(tmp_path: Path) -> No
         await m.aflush()
         assert len(user_records(m)) == 502
         assert len(seen) == 502 and all(len(r["user_hash"]) == 32 for r in seen)
-    async with make_manager(tmp_path / "fallback") as m:  # only the DTO-style hook
+    async with make_manager(tmp_path / "only") as m:  # the hub's observers are the whole feed
         seen = []
-        m._bi_observe_user_dict = None
-        m._bi_observe_user_event = seen.append
+        m.hub.user_event_observers[:] = [seen.append]
         assert await m.record_user_events(evs[:10]) == 10
         assert await m.record_user_analytics("u1", "s1", "page_view", {})
-        assert len(seen) == 11 and all(len(r.user_hash) == 32 and r.event_type for r in seen)
+        assert len(seen) == 11 and all(len(r["user_hash"]) == 32 and r["event_type"] for r in seen)
+        assert not m.bi.accumulator.open_hours  # the rollups saw nothing
 
 
 # ---------------------------------------------------------------- controls
@@ -155,16 +155,16 @@ async def test_opt_out_consent_dnt_persisted_and_shared(tmp_path: Path) -> None:
         assert await a.record_user_analytics("carol", "s", "page_view", {"do_not_track": "1"})  # DNT: dropped
         assert await a.set_user_opt_out("carol", True)
         assert await a.record_user_analytics("carol", "s", "page_view", {})  # opted out
-        clock.advance(a._privacy_refresh_seconds)
+        clock.advance(a.privacy.refresh_seconds)
         assert await b.record_user_analytics("carol", "s", "page_view", {})  # other process honours it
         await a.record_consent("dave", True)
-        clock.advance(a._privacy_refresh_seconds)
+        clock.advance(a.privacy.refresh_seconds)
         assert await b.record_user_analytics("dave", "s", "page_view", {})  # consent visible in b
         await a.aflush()
         await b.aflush()
         recs = user_records(a)
-        carol = a._privacy_pipeline.pseudonymizer.user_hash("carol")
-        dave = a._privacy_pipeline.pseudonymizer.user_hash("dave")
+        carol = a.privacy.pipeline.pseudonymizer.user_hash("carol")
+        dave = a.privacy.pipeline.pseudonymizer.user_hash("dave")
         assert [r["user_hash"] for r in recs].count(carol) == 1
         assert [r["user_hash"] for r in recs].count(dave) == 1
         st = a.privacy_stats
@@ -371,7 +371,7 @@ async def test_export_and_erase_through_manager(tmp_path: Path) -> None:
         for r in user_records(m):
             after[r["user_hash"]] = after.get(r["user_hash"], 0) + 1
         assert h3 not in after and after == {k: v for k, v in before.items() if k != h3}
-        assert m._privacy_pipeline.index.get(h3) is None
+        assert m.privacy.pipeline.index.get(h3) is None
         await m.aflush()
         kinds = [r for r in m.store.read("privacy_events") if r.get("subject_ref") == res["subject_ref"]]
         assert {"access_request", "erasure_requested", "erasure_completed"} <= {r["kind"] for r in kinds}
@@ -426,7 +426,7 @@ async def test_opt_out_not_allowed_returns_false_and_is_recorded(tmp_path: Path)
 
 
 async def test_key_setup_io_failure_is_contained_and_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer as ps
+    import ff_utils.ff_analytics_privacy.ff_privacy_service as ps
 
     clock = FFManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC))
     async with make_manager(tmp_path, clock) as m:

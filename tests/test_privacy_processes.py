@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 _CHILD = r"""
 import asyncio, sys, time
 sys.path.insert(0, sys.argv[1])
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 
 base, writer, mode = sys.argv[2], sys.argv[3], sys.argv[4]
 
 async def main():
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = base
     cfg.analytics.enable_real_time_metrics = False
     cfg.analytics.consent_refresh_seconds = 0.2
@@ -58,12 +58,12 @@ def _spawn(base: Path, writer: str, mode: str) -> subprocess.Popen[str]:
 
 async def test_opt_out_reaches_other_process_within_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
-        FFConfigurationManagerConfigDTO,
+        FFAnalyticsManagerConfigDTO,
     )
     from ff_metrics_collection_manager import FFMetricsCollectionManager
 
     monkeypatch.delenv("FF_ANALYTICS_PSEUDONYM_KEY", raising=False)
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
     cfg.analytics.enable_real_time_metrics = False
     async with FFMetricsCollectionManager(cfg, writer_id="parent") as m:
@@ -76,7 +76,7 @@ async def test_opt_out_reaches_other_process_within_bound(tmp_path: Path, monkey
         time.sleep(0.6)
         child.communicate("", timeout=30)
         assert child.returncode == 0
-        carol = m._privacy_pipeline.pseudonymizer.user_hash("carol")
+        carol = m.privacy.pipeline.pseudonymizer.user_hash("carol")
         stamps = [
             ff_parse_iso(r["timestamp"]).timestamp()
             for s in ("behavior_patterns",)

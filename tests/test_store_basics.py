@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 from ff_utils.ff_analytics_core.ff_jsonl_reader import FFStoreCorruptionError
-from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY, FFStreamStore, ff_validate_name
+from ff_utils.ff_analytics_core.ff_names import ff_validate_name
+from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY, FFStreamStore
 from tests._store_helpers import store_config
 
 

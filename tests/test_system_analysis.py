@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 from ff_utils.ff_analytics_system.ff_performance_analysis import parse_timeframe
@@ -19,7 +19,7 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def make_manager(tmp_path: Path, clock: FFManualClock, level: str) -> Any:
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
     cfg.analytics.analytics_level = level
     cfg.analytics.collection_interval_seconds = 60

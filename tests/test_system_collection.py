@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso
 
@@ -20,7 +20,7 @@ STREAMS = ("health_checks", "resource_usage", "performance", "error_rates")
 
 
 def make_manager(tmp_path: Path, clock: FFManualClock, level: str = "standard", **analytics: Any) -> Any:
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
     cfg.analytics.analytics_level = level
     cfg.analytics.collection_interval_seconds = 10
@@ -30,7 +30,7 @@ def make_manager(tmp_path: Path, clock: FFManualClock, level: str = "standard", 
     m = FFMetricsCollectionManager(cfg, clock=clock, writer_id="t1")
     # host resources are real measurements on a shared machine: keep them out of the status here
     for k in ("cpu_usage_threshold_percent", "memory_usage_threshold_percent", "disk_usage_threshold_percent"):
-        m._sys_thresholds[k] = float("inf")
+        m.system.thresholds[k] = float("inf")
     return m
 
 
@@ -72,7 +72,7 @@ async def test_ticks_write_expected_records_per_stream(
 
     m.add_tick_hook(hook)
     _five_requests(m)
-    await m._collection_loop.run(max_ticks=4)  # ticks at T0, +10, +20, +30 on the manual clock
+    await m.system.collection_loop.run(max_ticks=4)  # ticks at T0, +10, +20, +30 on the manual clock
     await m.stop_continuous_collection()  # writes the open (5th) window and flushes
     counts = {s: len(records(m, s)) for s in STREAMS}
     assert counts == expected
@@ -110,7 +110,7 @@ async def test_collector_and_tick_failures_do_not_stop_the_loop(tmp_path: Path, 
 
     m.register_collector("broken", broken)
     m.register_collector("queue", lambda: {"depth": 7})
-    real_sample = m._probe.sample
+    real_sample = m.system.probe.sample
     calls = {"n": 0}
 
     def flaky_sample() -> Any:
@@ -119,9 +119,9 @@ async def test_collector_and_tick_failures_do_not_stop_the_loop(tmp_path: Path, 
             raise OSError("proc vanished")
         return real_sample()
 
-    m._probe.sample = flaky_sample
-    await m._collection_loop.run(max_ticks=3)
-    assert m._collection_loop.ticks == 3 and m._collection_loop.failed_ticks == 1
+    m.system.probe.sample = flaky_sample
+    await m.system.collection_loop.run(max_ticks=3)
+    assert m.system.collection_loop.ticks == 3 and m.system.collection_loop.failed_ticks == 1
     await m.stop_continuous_collection()
     res = records(m, "resource_usage")
     assert len(res) == 3
@@ -137,7 +137,7 @@ async def test_stop_flushes_everything_to_disk(tmp_path: Path, clock: FFManualCl
     assert await m.start_continuous_collection()  # idempotent
     for _ in range(200):
         await asyncio.sleep(0.005)
-        if m._collection_loop.ticks >= 3:
+        if m.system.collection_loop.ticks >= 3:
             break
     m.record_request("api", 12.5)  # lands in the open window: stop must write it
     assert await m.stop_continuous_collection()
@@ -148,7 +148,7 @@ async def test_stop_flushes_everything_to_disk(tmp_path: Path, clock: FFManualCl
     for s in STREAMS:
         files = list((tmp_path / "analytics" / "system_metrics" / s).rglob("part-t1*.jsonl"))
         on_disk[s] = [json.loads(line) for f in files for line in f.read_text().splitlines()]
-    ticks = m._collection_loop.ticks
+    ticks = m.system.collection_loop.ticks
     assert len(on_disk["health_checks"]) == ticks
     assert len(on_disk["resource_usage"]) == ticks
     last = [r for r in on_disk["performance"] if r["kind"] == "component" and r["component"] == "api"]
@@ -185,7 +185,7 @@ async def test_component_health_fail_timeout_recover(tmp_path: Path, clock: FFMa
     assert health["status"] == "unhealthy"
     assert "check db unhealthy: ConnectionError: connection refused" in health["reasons"]
     up["db"] = True
-    m._health.unregister_health_check("cache")
+    m.system.health.unregister_health_check("cache")
     clock.advance(30)  # older than two intervals: get_system_health collects again
     health = await m.get_system_health()
     assert (health["status"], health["reasons"]) == ("healthy", [])
@@ -226,8 +226,8 @@ async def test_data_quality_drops_when_unparseable_lines_are_planted(tmp_path: P
 async def test_set_active_counts_and_slow_requests(tmp_path: Path, clock: FFManualClock) -> None:
     cfg_threshold = 100.0
     m = make_manager(tmp_path, clock)
-    m._sys_thresholds["response_time_threshold_ms"] = cfg_threshold
-    m._instruments.slow_threshold_ms = cfg_threshold
+    m.system.thresholds["response_time_threshold_ms"] = cfg_threshold
+    m.system.instruments.slow_threshold_ms = cfg_threshold
     await m.initialize_analytics_system(start_collection=False)
     m.set_active_counts(12, 30)
     with pytest.raises(TypeError, match="concurrent_users"):
@@ -249,12 +249,12 @@ async def test_set_active_counts_and_slow_requests(tmp_path: Path, clock: FFManu
 
 
 def test_slow_threshold_comes_from_the_alerting_config(tmp_path: Path, clock: FFManualClock) -> None:
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
     cfg.analytics.alerting_config.response_time_threshold_ms = 250.0
     m = FFMetricsCollectionManager(cfg, clock=clock, writer_id="t1")
-    assert m._instruments.slow_threshold_ms == 250.0
-    assert m._sys_thresholds["response_time_threshold_ms"] == 250.0
+    assert m.system.instruments.slow_threshold_ms == 250.0
+    assert m.system.thresholds["response_time_threshold_ms"] == 250.0
     m.close_sync()
 
 
@@ -286,7 +286,7 @@ async def test_close_stops_the_loop_and_writes_the_open_window(tmp_path: Path, c
     await asyncio.sleep(0.01)
     m.record_metric("queue_depth", 4.0, "gauge")
     await m.close()
-    assert not m._collection_loop.running
+    assert not m.system.collection_loop.running
     metrics = [r for r in m.store.read("performance") if r["kind"] == "metric"]
     assert metrics and metrics[-1]["name"] == "queue_depth" and metrics[-1]["value"] == 4.0
 
@@ -309,10 +309,10 @@ async def test_run_collection_tick_runs_jobs_and_hooks(tmp_path: Path, clock: FF
         m.record_request("api", 3.0)
         met = await m.run_collection_tick()
         clock.advance(10)
-    await m._collection_loop.drain_jobs()
+    await m.system.collection_loop.drain_jobs()
     assert met is got[-1] and len(got) == 5 and met.request_count == 1
     assert len(runs) == 2  # due at +20 s and +40 s of ticks at 0, 10, 20, 30, 40
-    m._probe.sample = lambda: (_ for _ in ()).throw(OSError("gone"))
+    m.system.probe.sample = lambda: (_ for _ in ()).throw(OSError("gone"))
     assert await m.run_collection_tick() is None
     assert m.collection_stats()["failed_ticks"] == 1 and "gone" in m.collection_stats()["last_error"]
     await m.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFConfigurationManagerConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_system.ff_system_probe import FFSystemProbe
 
@@ -24,7 +24,7 @@ LAG_BOUND_MS = float(os.environ.get("FF_TEST_LOOP_LAG_BOUND_MS", "100"))
 
 
 def make_manager(tmp_path: Path, level: str = "detailed") -> Any:
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
     cfg.analytics.analytics_level = level
     cfg.analytics.enable_real_time_metrics = False
@@ -81,7 +81,7 @@ async def test_tick_cpu_on_the_loop_thread_stays_under_5ms(tmp_path: Path) -> No
         for i in range(20_000):
             m.record_request("chat" if i % 3 else "search", float((i * 7919) % 1000) / 10.0, i % 40 != 0)
         t0 = time.thread_time()
-        assert await m._collection_loop.run_once()
+        assert await m.system.collection_loop.run_once()
         costs.append((time.thread_time() - t0) * 1000.0)
     await m.close()
     print(f"loop-thread CPU per tick: max {max(costs):.2f} ms, all {[round(c, 2) for c in costs]}")

@@ -6,6 +6,7 @@ import contextvars
 import dataclasses
 import difflib
 import math
+import os
 import typing
 from enum import Enum
 from typing import Any
@@ -167,6 +168,8 @@ class FFConfigBase:
             v = getattr(self, name)
             if isinstance(v, Enum):
                 object.__setattr__(self, name, v.value)
+            elif isinstance(v, os.PathLike):
+                object.__setattr__(self, name, os.fspath(v))
             elif isinstance(v, tuple):
                 object.__setattr__(self, name, [x.value if isinstance(x, Enum) else x for x in v])
             elif isinstance(v, list) and any(isinstance(x, Enum) for x in v):

@@ -3,7 +3,7 @@
 Every field of the seed is here with the seed's default, plus what the stream store, the privacy
 pipeline, the alerting engine and the analysis engines need. All DTOs are plain dataclasses that can be
 assembled freely; :meth:`validate` reports problems as ``"field.path: why"`` and the root config
-(:class:`~ff_class_configs.ff_analytics_configs.ff_analytics_manager_config.FFConfigurationManagerConfigDTO`) refuses to
+(:class:`~ff_class_configs.ff_analytics_configs.ff_analytics_manager_config.FFAnalyticsManagerConfigDTO`) refuses to
 be constructed invalid. See ``docs/configuration.md``.
 """
 
@@ -379,6 +379,10 @@ class FFAnalyticsConfigDTO(FFConfigBase):
     # Rollup sketches
     rollup_relative_accuracy: float = 0.01  # quantile sketch relative error of rollup percentiles
     distinct_exact_limit: int = 1 << 20  # distinct-user counts are exact up to this many keys, then HLL
+    # Where the store lives when the manager is given a host's root config or this config alone:
+    # "" = the analytics manager root config's storage.base_path, else "analytics_data" (see
+    # docs/configuration.md, "Embedded in a host's configuration").
+    store_base_path: str = ""
 
     def _check(self, c: FFFieldCheck) -> None:
         c.choice("analytics_level", _values(AnalyticsLevel))
@@ -430,6 +434,8 @@ class FFAnalyticsConfigDTO(FFConfigBase):
         if c.ok("rollup_relative_accuracy") and not 0.0 < self.rollup_relative_accuracy < 1.0:
             c.err("rollup_relative_accuracy", f"must be in (0, 1), got {self.rollup_relative_accuracy!r}")
         c.at_least("distinct_exact_limit", 0)
+        if c.ok("store_base_path") and "\x00" in self.store_base_path:
+            c.err("store_base_path", "must not contain NUL")
 
     @property
     def analytics_level_enum(self) -> AnalyticsLevel:

@@ -35,8 +35,10 @@ __all__ = [
     "ENVIRONMENTS",
     "ENV_PREFIX",
     "PRESETS",
-    "FFStorageConfigDTO",
-    "FFConfigurationManagerConfigDTO",
+    "FFAnalyticsStorageConfigDTO",
+    "FFAnalyticsManagerConfigDTO",
+    "FFManagerSettingsDTO",
+    "ff_manager_settings",
     "env_var_mapping",
     "load_config",
     "preset_config",
@@ -49,7 +51,7 @@ ENV_PREFIX = "FF_ANALYTICS_"
 
 
 @dataclass
-class FFStorageConfigDTO(FFConfigBase):
+class FFAnalyticsStorageConfigDTO(FFConfigBase):
     """Where the store lives."""
 
     base_path: str = "analytics_data"  # the store is <base_path>/analytics
@@ -68,17 +70,17 @@ class FFStorageConfigDTO(FFConfigBase):
 
 
 @dataclass
-class FFConfigurationManagerConfigDTO(FFConfigBase):
+class FFAnalyticsManagerConfigDTO(FFConfigBase):
     """Root configuration: storage, environment and analytics (constructing it invalid raises)."""
 
-    storage: FFStorageConfigDTO = field(default_factory=FFStorageConfigDTO)
+    storage: FFAnalyticsStorageConfigDTO = field(default_factory=FFAnalyticsStorageConfigDTO)
     environment: str = "development"
     analytics: FFAnalyticsConfigDTO = field(default_factory=FFAnalyticsConfigDTO)
 
     def __post_init__(self) -> None:
         errors: list[str] = []
         if isinstance(self.storage, Mapping):
-            self.storage = FFStorageConfigDTO._build(dict(self.storage), "storage.", errors)
+            self.storage = FFAnalyticsStorageConfigDTO._build(dict(self.storage), "storage.", errors)
         if isinstance(self.analytics, Mapping):
             self.analytics = FFAnalyticsConfigDTO._build(dict(self.analytics), "analytics.", errors)
         super().__post_init__()
@@ -94,7 +96,7 @@ class FFConfigurationManagerConfigDTO(FFConfigBase):
         c.choice("environment", ENVIRONMENTS)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FFConfigurationManagerConfigDTO:
+    def from_dict(cls, data: dict[str, Any]) -> FFAnalyticsManagerConfigDTO:
         """Inverse of :meth:`to_dict`; unknown keys and invalid values raise one :class:`FFConfigError`."""
         errors: list[str] = []
         obj = cls._build(data, "", errors)
@@ -175,16 +177,16 @@ def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]
 def _default_dict() -> dict[str, Any]:
     token = DEFER_VALIDATION.set(True)
     try:
-        return FFConfigurationManagerConfigDTO().to_dict()
+        return FFAnalyticsManagerConfigDTO().to_dict()
     finally:
         DEFER_VALIDATION.reset(token)
 
 
-def preset_config(environment: str = "development") -> FFConfigurationManagerConfigDTO:
+def preset_config(environment: str = "development") -> FFAnalyticsManagerConfigDTO:
     """The validated preset for ``environment`` (no file, no environment variables)."""
     if environment not in PRESETS:
         raise FFConfigError([f"environment: unknown value {environment!r}; expected one of {', '.join(ENVIRONMENTS)}"])
-    return FFConfigurationManagerConfigDTO.from_dict(_deep_merge(_default_dict(), PRESETS[environment]))
+    return FFAnalyticsManagerConfigDTO.from_dict(_deep_merge(_default_dict(), PRESETS[environment]))
 
 
 # -- environment variables -------------------------------------------------------------------------
@@ -321,7 +323,7 @@ def load_config(
     environment: str | None = None,
     *,
     environ: Mapping[str, str] | None = None,
-) -> FFConfigurationManagerConfigDTO:
+) -> FFAnalyticsManagerConfigDTO:
     """Defaults < preset < JSON file at ``path`` < ``FF_ANALYTICS_*`` variables, validated once.
 
     The environment (which preset applies) is ``environment`` if given, else ``FF_ANALYTICS_ENVIRONMENT``,
@@ -348,8 +350,76 @@ def load_config(
     merged = _deep_merge(merged, overrides)
     merged["environment"] = name
 
-    config = FFConfigurationManagerConfigDTO._build(merged, "", errors)
+    config = FFAnalyticsManagerConfigDTO._build(merged, "", errors)
     errors.extend(e for e in config.validate() if not e.startswith("environment:") or name in PRESETS)
     if errors:
         raise FFConfigError(errors)
     return config
+
+
+# -- what the manager accepts ------------------------------------------------------------------------
+DEFAULT_BASE_PATH = "analytics_data"
+UNSPECIFIED_ENVIRONMENT = "unspecified"
+
+
+@dataclass(frozen=True)
+class FFManagerSettingsDTO:
+    """What the manager takes from whichever configuration it was given (see :func:`ff_manager_settings`)."""
+
+    analytics: FFAnalyticsConfigDTO
+    base_path: Path
+    environment: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective configuration in the shape of :meth:`FFAnalyticsManagerConfigDTO.to_dict`."""
+        return {
+            "storage": {"base_path": os.fspath(self.base_path)},
+            "environment": self.environment,
+            "analytics": self.analytics.to_dict(),
+        }
+
+
+def ff_manager_settings(config: Any, argument: str = "config") -> FFManagerSettingsDTO:
+    """Resolve the manager's ``config`` argument; every invalid field raises one :class:`FFConfigError`.
+
+    Accepted, in this order:
+
+    - ``None``: the defaults (:class:`FFAnalyticsManagerConfigDTO`);
+    - :class:`FFAnalyticsManagerConfigDTO`: this library's root config (``storage.base_path``);
+    - :class:`FFAnalyticsConfigDTO` alone;
+    - any other object with an ``analytics`` attribute of type :class:`FFAnalyticsConfigDTO`: a
+      host's root config (the spec's shape, ``root.analytics``); its ``environment`` is used when
+      it is a non-empty string.
+
+    The store root is ``analytics.store_base_path`` when set, else the root config's ``storage.base_path``
+    (this library's root only: a host's ``storage`` holds the host's own data), else
+    ``analytics_data``. Anything else raises ``TypeError`` naming ``argument``.
+    """
+    if config is None:
+        config = FFAnalyticsManagerConfigDTO()
+    if isinstance(config, FFAnalyticsManagerConfigDTO):
+        config.raise_if_invalid()
+        ac = config.analytics
+        return FFManagerSettingsDTO(ac, Path(ac.store_base_path or config.storage.base_path), config.environment)
+    if isinstance(config, FFAnalyticsConfigDTO):
+        ac = config
+        environment = UNSPECIFIED_ENVIRONMENT
+        prefix = ""
+    elif hasattr(config, "analytics"):
+        ac = config.analytics
+        if not isinstance(ac, FFAnalyticsConfigDTO):
+            raise TypeError(
+                f"{argument}.analytics: expected FFAnalyticsConfigDTO, got {type(ac).__name__}"
+            )
+        env = getattr(config, "environment", None)
+        environment = env if isinstance(env, str) and env else UNSPECIFIED_ENVIRONMENT
+        prefix = "analytics."
+    else:
+        raise TypeError(
+            f"{argument}: expected FFAnalyticsManagerConfigDTO, FFAnalyticsConfigDTO or a root config "
+            f"with an 'analytics' attribute of type FFAnalyticsConfigDTO, got {type(config).__name__}"
+        )
+    errors = ac.validate(prefix)
+    if errors:
+        raise FFConfigError(errors)
+    return FFManagerSettingsDTO(ac, Path(ac.store_base_path or DEFAULT_BASE_PATH), environment)

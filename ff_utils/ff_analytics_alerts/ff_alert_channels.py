@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from email.message import EmailMessage
 from typing import Any
 
@@ -53,7 +53,7 @@ class FFChannelStatusDTO:
         return self.last_success_at is not None and self.last_success_at > self.last_failure_at
 
     def to_dict(self) -> dict[str, Any]:
-        d = {n: getattr(self, n) for n in self.__slots__}  # type: ignore[attr-defined]
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["healthy"] = self.healthy
         return d
 

@@ -563,6 +563,11 @@ class FFAlertEngine:
         if budget is not None and budget[0] is not None:
             self._window_start, self._budget_used, self._held = float(budget[0]), int(budget[1]), int(budget[2])
 
+    @property
+    def active_count(self) -> int:
+        """Alerts not yet resolved (firing or acknowledged)."""
+        return len(self._active)
+
     def active_alerts(self, severity: str | None = None) -> list[Any]:
         """Unresolved alerts, most severe first, then oldest first."""
         if severity is not None and severity not in SEVERITY_RANK:

@@ -6,7 +6,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = [
@@ -143,14 +143,14 @@ class FFAlertRuleDTO:
             raise ValueError("recommended_actions: at most 32 strings of at most 1024 characters each")
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FFAlertRuleDTO:
         """Build and validate a rule from a mapping (unknown keys raise ``ValueError``)."""
         if not isinstance(data, Mapping):
             raise TypeError(f"rule: expected a mapping, got {type(data).__name__}")
-        known = set(cls.__slots__)  # type: ignore[attr-defined]
+        known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"rule: unknown field(s) {', '.join(unknown)}")

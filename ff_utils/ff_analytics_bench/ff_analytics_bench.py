@@ -53,11 +53,11 @@ def _manager(root: Path, policy: str) -> Any:
     from dataclasses import replace
 
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
-        FFConfigurationManagerConfigDTO,
+        FFAnalyticsManagerConfigDTO,
     )
     from ff_metrics_collection_manager import FFMetricsCollectionManager
 
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(root)
     cfg.analytics = replace(cfg.analytics, fsync_policy=policy, max_buffered_records=2_000_000)
     return FFMetricsCollectionManager(cfg, writer_id="bench")
@@ -102,7 +102,8 @@ async def _run_breakdown(root: Path, events: list[Any], policy: str) -> dict[str
     m = _manager(root, policy)
     await m.initialize_analytics_system(start_collection=False)
     await m.record_user_analytics(*events[0])
-    p = m._privacy_pipeline
+    p = m.privacy.pipeline
+    assert p is not None
     process = p.process
     t0 = time.perf_counter()
     out = [process(*ev) for ev in events]
@@ -111,10 +112,9 @@ async def _run_breakdown(root: Path, events: list[Any], policy: str) -> dict[str
     for stream, rec in out:
         append(stream, rec)
     t2 = time.perf_counter()
-    hook = m._privacy_rollup_hook()
-    if hook is not None:
-        for _stream, rec in out:
-            hook(rec)
+    publish = m.hub.publish_user_event
+    for _stream, rec in out:
+        publish(rec)
     t3 = time.perf_counter()
     await m.close()
     n = len(events)

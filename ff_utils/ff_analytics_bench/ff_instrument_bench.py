@@ -23,11 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _build(root: Path) -> Any:
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
-        FFConfigurationManagerConfigDTO,
+        FFAnalyticsManagerConfigDTO,
     )
     from ff_metrics_collection_manager import FFMetricsCollectionManager
 
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(root)
     cfg.analytics.analytics_level = "standard"
     cfg.analytics.enable_real_time_metrics = False
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rates.append(_record_request_rate(m, args.calls, comps))
             # what a tick does with the window, timed separately (off the hot path)
             t0 = time.perf_counter()
-            snap = m._instruments.summarize(m._instruments.swap_window())
+            snap = m.system.instruments.summarize(m.system.instruments.swap_window())
             summarize_ms = (time.perf_counter() - t0) * 1000.0
             counted = snap.overall["count"]
             if counted != (args.calls // len(comps)) * len(comps):
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for i in range(n_small):
             rm("queue_depth", i, "gauge")
         metric_rate = n_small / (time.perf_counter() - t0)
-        m._instruments.swap_window()
+        m.system.instruments.swap_window()
         asyncio.run(m.close())
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')}: must be > 0")
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
-        FFConfigurationManagerConfigDTO,
+        FFAnalyticsManagerConfigDTO,
     )
     from ff_metrics_collection_manager import FFMetricsCollectionManager
     from ff_utils.ff_analytics_compliance.ff_audit_chain import build_chain_lines, load_or_create_audit_key
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         parts, recs = _build_store(base, args.days, args.records_per_file, args.files_per_partition, key, start)
         out.update(partitions_created=parts, records_created=recs, build_seconds=round(time.perf_counter() - t0, 3))
 
-        cfg = FFConfigurationManagerConfigDTO()
+        cfg = FFAnalyticsManagerConfigDTO()
         cfg.storage.base_path = str(base)
         clock = FFManualClock(start + timedelta(days=args.days, hours=1))
         m = FFMetricsCollectionManager(cfg, clock=clock, writer_id="bench")

@@ -28,11 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 async def _measure(root: Path, duration: float, interval: float, level: str) -> dict[str, Any]:
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
-        FFConfigurationManagerConfigDTO,
+        FFAnalyticsManagerConfigDTO,
     )
     from ff_metrics_collection_manager import FFMetricsCollectionManager
 
-    cfg = FFConfigurationManagerConfigDTO()
+    cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(root)
     cfg.analytics.analytics_level = level
     cfg.analytics.enable_real_time_metrics = False

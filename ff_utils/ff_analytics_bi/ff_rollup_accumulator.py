@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from ff_utils.ff_analytics_core.ff_clock import ff_iso, ff_parse_iso
@@ -35,13 +36,19 @@ ROLLUP_VERSION = 1
 USER_STREAMS = ("session_analytics", "feature_usage", "engagement_metrics", "behavior_patterns")
 RESOURCE_STREAM = "resource_usage"  # per-tick resource samples (system facade)
 REQUEST_STREAM = "performance"  # per-tick request windows: records with kind == "window"
-_CATS = ("type_users", "feature_users", "platform_users", "segment_users")
+KEY_CATEGORIES = ("type_users", "feature_users", "platform_users", "segment_users")
 _RES_FIELDS = (
     ("cpu", "cpu_usage_percent"),
     ("memory", "memory_usage_percent"),
     ("disk", "disk_usage_percent"),
     ("concurrent_users", "concurrent_users"),
 )
+
+
+def dt_to_hk(dt: datetime) -> str:
+    """``YYYY-MM-DDTHH`` of an aware datetime (its UTC hour)."""
+    dt = dt.astimezone(UTC)
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}"
 
 
 def hour_key(timestamp: Any) -> str:
@@ -110,7 +117,7 @@ class _HourBucket:
             "ratings": dict(sorted(self.ratings.items())),
             "conversions": dict(sorted(self.conversions.items())),
         }
-        for cat in _CATS:
+        for cat in KEY_CATEGORIES:
             rec[cat] = {k: idx(v) for k, v in sorted(getattr(self, cat).items())}
         if self.sys_n or self.sys_sum:
             rec["system"] = {
@@ -373,7 +380,7 @@ class FFRollupAccumulator:
                 hit = user_hash in b.users
                 b.users.discard(user_hash)
                 b.conversion_users.discard(user_hash)
-                for cat in _CATS:
+                for cat in KEY_CATEGORIES:
                     for s in getattr(b, cat).values():
                         s.discard(user_hash)
                 n += hit
@@ -435,7 +442,7 @@ class FFRollupAggregate:
         if sets:
             users = rec.get("users") or []
             a.users = FFDistinctSketch(users, exact_limit)
-            for cat in _CATS:
+            for cat in KEY_CATEGORIES:
                 setattr(a, cat, {k: FFDistinctSketch([users[i] for i in v], exact_limit)
                                  for k, v in (rec.get(cat) or {}).items()})
             a.conversion_users = FFDistinctSketch([users[i] for i in rec.get("conversion_users") or ()], exact_limit)
@@ -462,7 +469,7 @@ class FFRollupAggregate:
                 mine[k] = mine.get(k, 0) + v
         if sets:
             self.users.merge(o.users)
-            for cat in _CATS:
+            for cat in KEY_CATEGORIES:
                 mine_d = getattr(self, cat)
                 for k, sk in getattr(o, cat).items():
                     cur = mine_d.get(k)
@@ -506,7 +513,7 @@ class FFRollupAggregate:
             "session_duration": self.durations.to_dict(), "ratings": dict(sorted(self.ratings.items())),
             "conversions": dict(sorted(self.conversions.items())),
         }
-        for cat in _CATS:
+        for cat in KEY_CATEGORIES:
             rec[cat] = {k: idx(v) for k, v in sorted(getattr(self, cat).items())}
         if self.sys_n or self.sys_sum:
             rec["system"] = {
@@ -531,16 +538,6 @@ class FFRollupAggregate:
         }
         out["durations"]["s"] = round(out["durations"]["s"], 6)
         out["rt"]["s"] = round(out["rt"]["s"], 6)
-        for cat in _CATS:
+        for cat in KEY_CATEGORIES:
             out[cat] = {k: keys(v) for k, v in sorted(getattr(self, cat).items())}
         return out
-
-
-def erase_user_from_rollups(store: Any, user_hash: str) -> int:
-    """Remove ``user_hash``'s key from every stored rollup record; returns the records changed.
-
-    Implemented in ``ff_rollup_erasure`` (exposed here, next to the rollups it edits).
-    """
-    from ff_utils.ff_analytics_bi.ff_rollup_erasure import erase_user_from_rollups as _erase
-
-    return _erase(store, user_hash)

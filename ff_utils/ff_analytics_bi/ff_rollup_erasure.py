@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from ff_utils.ff_analytics_bi.ff_rollup_accumulator import _CATS, RECORD_TYPE, ROLLUP_STREAM
+from ff_utils.ff_analytics_bi.ff_rollup_accumulator import KEY_CATEGORIES, RECORD_TYPE, ROLLUP_STREAM
 from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write
 from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps_line
 from ff_utils.ff_analytics_core.ff_logging import get_logger
@@ -106,6 +106,6 @@ def _drop_key(rec: dict[str, Any], key: int) -> bool:
         return [j if j < i else j - 1 for j in idx if j != i]
 
     rec["conversion_users"] = fix(rec.get("conversion_users") or [])
-    for cat in _CATS:
+    for cat in KEY_CATEGORIES:
         rec[cat] = {k: fix(v) for k, v in (rec.get(cat) or {}).items()}
     return True

@@ -16,7 +16,12 @@ from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Any
 
-from ff_utils.ff_analytics_bi.ff_rollup_accumulator import RECORD_TYPE, ROLLUP_STREAM, FFRollupAggregate
+from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
+    RECORD_TYPE,
+    ROLLUP_STREAM,
+    FFRollupAggregate,
+    dt_to_hk,
+)
 from ff_utils.ff_analytics_core.ff_jsonl_reader import BAD_LINE, FFStoreCorruptionError, ff_iter_jsonl_lines
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 from ff_utils.ff_analytics_sketches.ff_distinct_sketch import DEFAULT_EXACT_LIMIT, FFDistinctSketch
@@ -54,11 +59,6 @@ def ff_pack_byte_mask(buf: bytes | bytearray) -> int:
 def hk_to_dt(hk: str) -> datetime:
     """``YYYY-MM-DDTHH`` -> aware UTC datetime."""
     return datetime(int(hk[0:4]), int(hk[5:7]), int(hk[8:10]), int(hk[11:13]), tzinfo=UTC)
-
-
-def dt_to_hk(dt: datetime) -> str:
-    dt = dt.astimezone(UTC)
-    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}"
 
 
 def hours_between(start: datetime, end: datetime) -> list[str]:

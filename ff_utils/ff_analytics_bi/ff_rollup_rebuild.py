@@ -33,8 +33,8 @@ from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
     USER_STREAMS,
     FFRollupAccumulator,
     FFRollupAggregate,
+    dt_to_hk,
 )
-from ff_utils.ff_analytics_bi.ff_rollup_index import dt_to_hk
 from ff_utils.ff_analytics_core.ff_clock import ff_iso
 from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write, ff_fsync_dir
 from ff_utils.ff_analytics_core.ff_json_utils import ff_write_json

@@ -9,7 +9,7 @@ from typing import Any
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    from ff_utils.ff_analytics_analysis.ff_analysis_facade import (
+    from ff_utils.ff_analytics_analysis.ff_analysis_service import (
         ANALYSIS_KINDS,
         DEFAULT_METRICS,
         METRIC_SOURCES,

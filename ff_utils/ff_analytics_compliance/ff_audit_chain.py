@@ -23,7 +23,6 @@ import gzip
 import hashlib
 import hmac
 import os
-import re
 import secrets
 import stat
 import threading
@@ -39,22 +38,25 @@ from ff_utils.ff_analytics_core.ff_clock import FFClock, ff_iso
 from ff_utils.ff_analytics_core.ff_file_ops import ff_fsync_dir, ff_publish_new_file, ff_repair_torn_tail
 from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps, ff_read_json, ff_write_json
 from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_store.ff_audit_layout import (
+    ANCHOR_FILE,
+    AUDIT_FILE,
+    CHECKPOINT_FILE,
+    COMPACTED_PREFIX,
+    LOCK_FILE,
+    audit_day_dirs,
+    audit_day_files,
+)
 
 logger = get_logger(__name__)
 
 GENESIS_HASH = "0" * 64
-AUDIT_FILE = "audit.jsonl"
-COMPACTED_PREFIX = "compacted"
-CHECKPOINT_FILE = "audit_checkpoints.jsonl"
 _CHAIN_FIELDS = frozenset({"seq", "prev_hash", "hmac"})
-ANCHOR_FILE = "audit_anchor.json"
-LOCK_FILE = ".audit.lock"
 MANIFEST = "_compaction.json"
 _HMAC_PREFIX = b',"hmac":"'
 _SUFFIX_LEN = len(_HMAC_PREFIX) + 64 + 2  # ,"hmac":"<64 hex>"}
 _CHECKPOINT_DOMAIN = b"ff-audit-checkpoint\x00"
 _ANCHOR_DOMAIN = b"ff-audit-anchor\x00"
-_DAY_RE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
 
 # ---------------------------------------------------------------------------------------------- key
@@ -221,44 +223,6 @@ def read_anchor(path: str | os.PathLike[str], key: bytes | FFAuditMac) -> tuple[
     except (KeyError, TypeError, ValueError):
         return data, False
     return data, ok
-
-
-# ---------------------------------------------------------------------------------------------- files
-def audit_day_dirs(audit_dir: Path) -> list[tuple[date, Path]]:
-    """``date=`` directories of the audit stream, oldest first."""
-    out: list[tuple[date, Path]] = []
-    try:
-        names = os.listdir(audit_dir)
-    except FileNotFoundError:
-        return out
-    for n in names:
-        m = _DAY_RE.fullmatch(n)
-        if not m:
-            continue
-        try:
-            out.append((date.fromisoformat(m.group(1)), audit_dir / n))
-        except ValueError:
-            continue
-    out.sort()
-    return out
-
-
-def audit_day_files(day_dir: Path) -> list[Path]:
-    """Chain files of one day in chain order: compacted (older) forms first, then ``audit.jsonl``,
-    then anything else a reader would see (which can only be an insertion). Honours a compaction
-    manifest exactly like the store reader."""
-    from ff_utils.ff_analytics_store.ff_stream_store import partition_files
-
-    files = partition_files(day_dir)
-
-    def order(p: Path) -> tuple[int, str]:
-        if p.name.startswith(COMPACTED_PREFIX) and p.name.endswith(".jsonl.gz"):
-            return (0, p.name)
-        if p.name == AUDIT_FILE:
-            return (1, p.name)
-        return (2, p.name)
-
-    return sorted(files, key=order)
 
 
 def repair_torn_tail(path: Path, fd: int | None = None) -> int:

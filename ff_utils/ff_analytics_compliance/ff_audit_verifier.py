@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ class FFAuditVerificationDTO:
     verified_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _mac_parts(mac: FFAuditMac) -> tuple[Any, Any]:

@@ -108,7 +108,9 @@ def summarize_deletions(audit_records: Any) -> dict[str, Any]:
     return {**total, "by_class": dict(by_class), "last_deletion_at": last_at}
 
 
-def pseudonymization_info(privacy_config: Any, pseudonymizer: Any = None) -> dict[str, Any]:
+def pseudonymization_info(privacy_config: Any, method: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The pseudonymization section: the privacy switches, and ``method`` as the privacy engine
+    describes it (``method``, ``pseudonym_bits``, ``key_source``), or why it is missing."""
     hashing = bool(getattr(privacy_config, "hash_user_identifiers", False))
     info: dict[str, Any] = {
         "hash_user_identifiers": hashing,
@@ -119,17 +121,11 @@ def pseudonymization_info(privacy_config: Any, pseudonymizer: Any = None) -> dic
         info["method"] = None
         info["method_reason"] = "hash_user_identifiers is false: user ids are not pseudonymized"
         return info
-    try:
-        from ff_utils.ff_analytics_privacy import ff_privacy_pseudonymizer as pz
-
-        info["method"] = "HMAC-SHA256 keyed pseudonym (key outside the analytics tree)"
-        info["pseudonym_bits"] = int(pz.HASH_HEX_CHARS) * 4
-    except (ImportError, AttributeError):
+    if not method:
         info["method"] = None
-        info["method_reason"] = "the privacy engine (ff_privacy_pseudonymizer) is not available"
-    src = getattr(pseudonymizer, "source", None)
-    if src:
-        info["key_source"] = str(src)
+        info["method_reason"] = "no privacy engine described its pseudonymization method"
+        return info
+    info.update({k: v for k, v in method.items() if v not in (None, "")})
     return info
 
 
@@ -141,7 +137,7 @@ def build_regulatory_report(
     verification: Any,
     clock: FFClock | None = None,
     environment: str = "",
-    pseudonymizer: Any = None,
+    pseudonymization: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from ff_utils.ff_analytics_store.ff_retention_manager import RETENTION_CLASSES
 
@@ -186,7 +182,7 @@ def build_regulatory_report(
             "message": verification.message,
             "verified_at": verification.verified_at,
         },
-        "pseudonymization": pseudonymization_info(privacy_config, pseudonymizer),
+        "pseudonymization": pseudonymization_info(privacy_config, pseudonymization),
     }
     return report
 

@@ -12,10 +12,10 @@ import orjson
 
 from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write
 
-_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
-def _default(obj: Any) -> Any:
+def ff_json_default(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     if isinstance(obj, os.PathLike):
@@ -53,11 +53,11 @@ def ff_dumps(obj: Any) -> bytes:
     U+2028/U+2029/U+0085 are escaped, so the output is always valid UTF-8 on one line.
     """
     try:
-        out = orjson.dumps(obj, default=_default, option=_OPTS)
+        out = orjson.dumps(obj, default=ff_json_default, option=JSON_OPTS)
     except orjson.JSONEncodeError as exc:
         if not _recoverable(exc):
             raise
-        out = orjson.dumps(_json_safe(obj), default=_default, option=_OPTS)
+        out = orjson.dumps(_json_safe(obj), default=ff_json_default, option=JSON_OPTS)
     return ff_line_safe(out)  # type: ignore[return-value]
 
 
@@ -83,7 +83,7 @@ def _json_safe(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_json_safe(v) for v in obj]
     if isinstance(obj, (set, frozenset)):
-        return _json_safe(_default(obj)) if _sortable(obj) else [_json_safe(v) for v in obj]
+        return _json_safe(ff_json_default(obj)) if _sortable(obj) else [_json_safe(v) for v in obj]
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _json_safe(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     to_dict = getattr(obj, "to_dict", None)
@@ -104,7 +104,7 @@ def ff_dumps_line(obj: Any) -> bytes:
     """One JSONL line: compact JSON plus ``\\n``, exactly one line whatever the values hold
     (orjson escapes control characters; see ``ff_dumps`` for the rest)."""
     try:
-        out = orjson.dumps(obj, default=_default, option=_OPTS | orjson.OPT_APPEND_NEWLINE)
+        out = orjson.dumps(obj, default=ff_json_default, option=JSON_OPTS | orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError as exc:
         if not _recoverable(exc):
             raise
@@ -118,13 +118,13 @@ def ff_loads(data: bytes | str) -> Any:
 
 def ff_write_json(path: str | os.PathLike[str], obj: Any, *, indent: bool = True) -> Path:
     """Write ``obj`` as JSON atomically (temp file, fsync, rename, directory fsync)."""
-    opts = _OPTS | (orjson.OPT_INDENT_2 if indent else 0)
+    opts = JSON_OPTS | (orjson.OPT_INDENT_2 if indent else 0)
     try:
-        payload = orjson.dumps(obj, default=_default, option=opts)
+        payload = orjson.dumps(obj, default=ff_json_default, option=opts)
     except orjson.JSONEncodeError as exc:
         if not _recoverable(exc):
             raise
-        payload = orjson.dumps(_json_safe(obj), default=_default, option=opts)
+        payload = orjson.dumps(_json_safe(obj), default=ff_json_default, option=opts)
     return ff_atomic_write(path, payload + b"\n")
 
 

@@ -16,7 +16,7 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -47,7 +47,7 @@ class FFExportResultDTO:
     skipped_no_timestamp: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def ff_parse_time_bound(text: str | datetime | date | None, *, end: bool = False, what: str = "--from") -> datetime | None:

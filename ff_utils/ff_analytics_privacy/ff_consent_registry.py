@@ -47,7 +47,7 @@ class FFConsentRegistry:
         self.opted_out: set[str] = set()
         self.consented: set[str] = set()
         self.state: dict[str, dict[str, Any]] = {}
-        self._next_refresh = 0.0
+        self.next_refresh = 0.0
         self._lock = threading.Lock()
         self.refresh_failures = 0
 
@@ -108,9 +108,9 @@ class FFConsentRegistry:
     def maybe_refresh(self) -> None:
         """Hot path: refresh only when the deadline passed and the log changed (one stat per period)."""
         now = self.clock.monotonic()
-        if now < self._next_refresh:
+        if now < self.next_refresh:
             return
-        self._next_refresh = now + self.refresh_seconds
+        self.next_refresh = now + self.refresh_seconds
         try:
             changed = self.log.changed()
         except OSError:

@@ -31,6 +31,7 @@ DEFAULT_KEY_ENV_VAR = "FF_ANALYTICS_PSEUDONYM_KEY"
 DEFAULT_KEY_RELPATH = Path("keys") / "pseudonym.key"
 MIN_KEY_BYTES = 16
 HASH_HEX_CHARS = 32  # 128 bits of the HMAC: collision-free at any realistic user count
+METHOD = "HMAC-SHA256 keyed pseudonym (key outside the analytics tree)"
 _CACHE_MAX = 200_000
 
 # Domain separation: a user hash, a session hash and a subject reference of the same id differ.

@@ -21,7 +21,7 @@ usage_pattern. Other keys go to ``properties`` after PII scrubbing. ``do_not_tra
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,7 +136,7 @@ class FFPrivacyStatsDTO:
     hook_failures: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 MAX_COUNT = 2**63 - 1  # mapped integer fields stay 64-bit JSON integers (not decimal strings)
@@ -180,7 +180,7 @@ class FFUserEventPipeline:
         self.scrubber = FFPIIScrubber()
         self.clock = clock or FFClock()
         self._time = time.time if type(self.clock) is FFClock else self.clock.time
-        self._mono = time.monotonic if type(self.clock) is FFClock else self.clock.monotonic
+        self.monotonic = time.monotonic if type(self.clock) is FFClock else self.clock.monotonic
         self._ts_sec = -1
         self._ts_prefix = ""
         self.stats = FFPrivacyStatsDTO()
@@ -279,7 +279,7 @@ class FFUserEventPipeline:
             return None, "do_not_track"
         h = self._users_get(user_id) or self.pseudonymizer.user_hash(user_id)
         consent = self.consent
-        if self._mono() >= consent._next_refresh:
+        if self.monotonic() >= consent.next_refresh:
             consent.maybe_refresh()
         if h in consent.opted_out and self.allow_opt_out:
             st.dropped_opt_out += 1

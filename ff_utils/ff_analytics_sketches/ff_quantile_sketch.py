@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 DEFAULT_RELATIVE_ACCURACY = 0.01
-_MIN_VALUE = 1e-9
+MIN_VALUE = 1e-9
 
 
 class FFQuantileSketch:
@@ -41,7 +41,7 @@ class FFQuantileSketch:
         """Add ``value`` (>= 0) ``weight`` times. Negative or NaN values raise ``ValueError``."""
         if not value >= 0.0:  # also rejects NaN
             raise ValueError(f"value: must be a non-negative number, got {value!r}")
-        if value > _MIN_VALUE:
+        if value > MIN_VALUE:
             k = math.ceil(math.log(value) * self._inv_log_gamma)
             b = self.buckets
             b[k] = b.get(k, 0) + weight
@@ -91,7 +91,7 @@ class FFQuantileSketch:
             return None
         rank = q * (self.count - 1)
         if rank < self.zero_count:
-            return 0.0 if self.min > _MIN_VALUE or self.min == math.inf else max(self.min, 0.0)
+            return 0.0 if self.min > MIN_VALUE or self.min == math.inf else max(self.min, 0.0)
         seen = self.zero_count
         for k in sorted(self.buckets):
             seen += self.buckets[k]

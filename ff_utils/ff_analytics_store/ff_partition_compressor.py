@@ -30,11 +30,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ff_utils.ff_analytics_compliance.ff_audit_chain import LOCK_FILE
 from ff_utils.ff_analytics_core.ff_clock import FFClock
 from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write, ff_fsync_dir, ff_write_all
 from ff_utils.ff_analytics_core.ff_json_utils import ff_read_json, ff_write_json
 from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_store.ff_audit_layout import LOCK_FILE
 from ff_utils.ff_analytics_store.ff_stream_store import (
     COMPACTION_MANIFEST,
     QUARANTINE_DIR,

@@ -23,7 +23,7 @@ import shutil
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ class FFRetentionCandidateDTO:
     bytes: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(slots=True)
@@ -254,7 +254,7 @@ class FFRetentionManager:
 
     def _anchor_before_deleting_audit_days(self, group: list[FFRetentionCandidateDTO]) -> None:
         """Sign the first surviving record as the new start of the chain (under the chain lock)."""
-        from ff_utils.ff_analytics_compliance.ff_audit_chain import audit_day_dirs, audit_day_files
+        from ff_utils.ff_analytics_store.ff_audit_layout import audit_day_dirs, audit_day_files
 
         doomed = {c.path for c in group}
         w = self.chain_writer

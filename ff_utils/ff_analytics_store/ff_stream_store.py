@@ -19,7 +19,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,14 +36,15 @@ from ff_utils.ff_analytics_core.ff_file_ops import (
     ff_repair_torn_tail,
 )
 from ff_utils.ff_analytics_core.ff_json_utils import (
-    _OPTS,
-    _default,
+    JSON_OPTS,
     ff_dumps_line,
+    ff_json_default,
     ff_line_safe,
     ff_read_json,
 )
 from ff_utils.ff_analytics_core.ff_jsonl_reader import BAD_LINE, FFStoreCorruptionError, ff_iter_jsonl_lines
 from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_core.ff_names import ff_validate_name
 
 logger = get_logger(__name__)
 
@@ -52,8 +53,8 @@ PRIORITY_STREAMS = frozenset({*CATEGORY_STREAMS["compliance"], "alerts"})
 """Streams that keep writing inside the free-space reserve (compliance records and alerts)."""
 
 _orjson_dumps = orjson.dumps
-_json_default = _default
-_LINE_OPTS = _OPTS | orjson.OPT_APPEND_NEWLINE
+_json_default = ff_json_default
+_LINE_OPTS = JSON_OPTS | orjson.OPT_APPEND_NEWLINE
 COMPACTION_MANIFEST = "_compaction.json"
 __all__ = [
     "CATEGORY_STREAMS",
@@ -65,10 +66,8 @@ __all__ = [
     "FFStreamStore",
     "ff_close_at_exit",
     "ff_default_writer_id",
-    "ff_validate_name",
     "partition_files",
 ]
-_NAME_RE = re.compile(r"[a-z0-9_]{1,64}")
 _WRITER_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _PARTITION_RE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
@@ -114,15 +113,6 @@ atexit.register(_flush_live_stores_at_exit)
 os.register_at_fork(after_in_child=_reset_live_stores_in_child)
 
 
-def ff_validate_name(name: object, what: str = "stream") -> str:
-    """Return ``name`` if it matches ``^[a-z0-9_]{1,64}$``; else raise ``ValueError``/``TypeError``."""
-    if not isinstance(name, str):
-        raise TypeError(f"{what}: expected str, got {type(name).__name__}")
-    if not _NAME_RE.fullmatch(name):
-        raise ValueError(f"{what}: {name!r} is not a safe name (allowed: ^[a-z0-9_]{{1,64}}$)")
-    return name
-
-
 def ff_default_writer_id() -> str:
     """``<host>-<pid>-<start ms>``: unique per process start, safe as a file-name part."""
     host = re.sub(r"[^A-Za-z0-9_.\-]", "_", socket.gethostname())[:64] or "host"
@@ -147,7 +137,7 @@ class FFStoreStatsDTO:
     pending_records: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(slots=True)

@@ -17,11 +17,11 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ff_utils.ff_analytics_core.ff_logging import get_logger
-from ff_utils.ff_analytics_store.ff_stream_store import ff_validate_name
+from ff_utils.ff_analytics_core.ff_names import ff_validate_name
 
 logger = get_logger(__name__)
 
@@ -50,7 +50,7 @@ class FFCheckResultDTO:
     consecutive_failures: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _interpret(result: Any) -> tuple[str, str]:

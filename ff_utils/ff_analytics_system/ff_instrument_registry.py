@@ -27,9 +27,9 @@ from datetime import datetime
 from typing import Any
 
 from ff_utils.ff_analytics_core.ff_clock import FFClock, FFManualClock, ff_iso
-from ff_utils.ff_analytics_sketches.ff_quantile_sketch import _MIN_VALUE as _SKETCH_MIN
+from ff_utils.ff_analytics_core.ff_names import ff_validate_name
+from ff_utils.ff_analytics_sketches.ff_quantile_sketch import MIN_VALUE as _SKETCH_MIN
 from ff_utils.ff_analytics_sketches.ff_quantile_sketch import FFQuantileSketch
-from ff_utils.ff_analytics_store.ff_stream_store import ff_validate_name
 
 METRIC_KINDS = ("counter", "gauge", "histogram", "timer", "rate")
 _NON_NEGATIVE_KINDS = ("counter", "rate", "histogram", "timer")
@@ -150,7 +150,7 @@ class FFWindowSnapshotDTO:
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _quantile_cont(sorted_values: list[float], q: float) -> float:
+def quantile_cont(sorted_values: list[float], q: float) -> float:
     """Linear interpolation between closest ranks (DuckDB ``quantile_cont``, numpy default)."""
     n = len(sorted_values)
     pos = q * (n - 1)
@@ -265,7 +265,7 @@ def summarize_series(
         out["percentile_method"] = "sketch"
     else:
         for key, q in PERCENTILES:
-            out[key] = _quantile_cont(values, q)
+            out[key] = quantile_cont(values, q)
         out["percentile_method"] = "exact"
     if with_sketch:
         out["sketch"] = sketch.to_dict()
@@ -331,6 +331,11 @@ class FFInstrumentRegistry:
         self.total_errors = 0
 
     # ------------------------------------------------------------------ hot path
+    @property
+    def is_empty(self) -> bool:
+        """No request or metric recorded since the last ``swap_window``."""
+        return not self._requests and not self._metrics
+
     def record_request(self, component: str, duration_ms: float, success: bool = True) -> None:
         """Count one request of ``component`` taking ``duration_ms`` (>= 0); ``success=False`` is an error."""
         try:

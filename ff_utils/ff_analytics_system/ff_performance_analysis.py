@@ -25,7 +25,7 @@ from typing import Any
 
 from ff_utils.ff_analytics_core.ff_clock import FFClock, ff_iso
 from ff_utils.ff_analytics_sketches.ff_quantile_sketch import FFQuantileSketch
-from ff_utils.ff_analytics_system.ff_instrument_registry import _quantile_cont, sketch_quantile_cont
+from ff_utils.ff_analytics_system.ff_instrument_registry import quantile_cont, sketch_quantile_cont
 
 _TF_RE = re.compile(r"\s*(\d+)\s*(s|m|h|d|w)\s*")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -65,10 +65,10 @@ def _value_stats(values: list[float]) -> dict[str, Any]:
     values = sorted(values)
     mean = math.fsum(values) / n
     var = math.fsum((x - mean) ** 2 for x in values) / n
-    p50 = _quantile_cont(values, 0.5)
+    p50 = quantile_cont(values, 0.5)
     return {"count": n, "min": values[0], "max": values[-1], "mean": mean, "median": p50,
-            "stddev": math.sqrt(var), "p50": p50, "p95": _quantile_cont(values, 0.95),
-            "p99": _quantile_cont(values, 0.99)}
+            "stddev": math.sqrt(var), "p50": p50, "p95": quantile_cont(values, 0.95),
+            "p99": quantile_cont(values, 0.99)}
 
 
 class _WindowAcc:

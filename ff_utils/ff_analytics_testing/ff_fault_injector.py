@@ -181,7 +181,7 @@ class FFFaultInjector:
         proxy = _OsProxy(self)
         for m in self.modules:
             self._saved.append((m, m.os))
-            m.os = proxy  # type: ignore[attr-defined]
+            setattr(m, "os", proxy)  # noqa: B010 (a module attribute the type checker does not know)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -190,5 +190,5 @@ class FFFaultInjector:
         self._real.clear()
         self._fds.clear()
         for m, saved in self._saved:
-            m.os = saved  # type: ignore[attr-defined]
+            setattr(m, "os", saved)  # noqa: B010 (a module attribute the type checker does not know)
         self._saved.clear()

@@ -1,4 +1,4 @@
-"""Manager facade mixin for the alert domain (see docs/CONVENTIONS.md).
+"""The alerting engine of the manager: rules, alert lifecycle, channels, remediation, history.
 
 Rules are evaluated on every collection tick (tick hook) and on instrument windows
 (``evaluate_alerts``); other domains raise alerts with ``raise_alert``. The engine lives in
@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
 from ff_utils.ff_analytics_alerts.ff_alert_channels import FFAlertChannels
 from ff_utils.ff_analytics_alerts.ff_alert_engine import FFAlertEngine
 from ff_utils.ff_analytics_alerts.ff_alert_log import (
@@ -27,72 +28,89 @@ from ff_utils.ff_analytics_alerts.ff_alert_rules import (
     SEVERITY_RANK,
     FFAlertRuleDTO,
     ff_builtin_rules,
+    ff_instrument_values,
     ff_metric_values,
 )
+from ff_utils.ff_analytics_core.ff_clock import FFClock
+from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub
 from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 
 logger = get_logger(__name__)
 _STATUSES = ("firing", "acknowledged", "resolved")
 STORE_DROP_RULE = "builtin.store_drops"
 
 
-class FFAlertFacadeMixin:
-    """Thin facade methods for the alert domain; the work lives in engine modules."""
+class FFAlertService:
+    """Rules, alerts, channels and remediation over the ``alerts`` event log (replayed on start)."""
 
-    def _init_alert(self) -> None:
-        """Build channels, log, engine and remediation; replay the alert log; hook the tick."""
-        cfg = self.analytics_config.alerting_config
-        self._alert_cfg = cfg
-        self._alert_channels = FFAlertChannels(cfg, self.clock)
-        self._alert_log = FFAlertLog(self.store)
-        self._alert_engine = FFAlertEngine(
-            cfg, self.clock, sink=self._alert_log.write, notifier=self._alert_channels.deliver
-        )
-        self._alert_remediation = FFAlertRemediation(self.clock, sink=self._alert_log.write)
-        self._alert_engine.on_fire(self._alert_remediation.on_fire)
+    def __init__(
+        self,
+        store: FFStreamStore,
+        clock: FFClock,
+        config: FFAnalyticsConfigDTO,
+        hub: FFLifecycleHub,
+        *,
+        audit: Callable[..., None],
+    ) -> None:
+        cfg = config.alerting_config
+        self.store = store
+        self.clock = clock
+        self._audit = audit
+        self.channels = FFAlertChannels(cfg, clock)
+        self.log = FFAlertLog(store)
+        self.engine = FFAlertEngine(cfg, clock, sink=self.log.write, notifier=self.channels.deliver)
+        self.remediation = FFAlertRemediation(clock, sink=self.log.write)
+        self.engine.on_fire(self.remediation.on_fire)
         for rule in ff_builtin_rules(cfg):
-            self._alert_engine.add_rule(rule)
+            self.engine.add_rule(rule)
         try:
-            self._alert_replay = self._alert_log.replay()
+            self._replay = self.log.replay()
         except OSError as exc:  # an unreadable log must not stop the host; state starts empty
             logger.error("alert log replay failed: %s", exc)
-            self._alert_replay = FFAlertReplayDTO()
-        r = self._alert_replay
-        self._alert_engine.restore(r.alerts, r.last_notified, r.budget, r.fired_t)
-        self.add_tick_hook(self._alert_on_tick)
-        self.add_close_hook(self._alert_on_close)
-        self.add_fork_hook(self._alert_after_fork)
+            self._replay = FFAlertReplayDTO()
+        r = self._replay
+        self.engine.restore(r.alerts, r.last_notified, r.budget, r.fired_t)
+        self._store_counts = (0, 0)  # the store counts from zero
+        hub.add_tick_hook(self.on_tick)
+        hub.add_close_hook(self.channels.close)
+        hub.add_fork_hook(self._after_fork)
 
-    def _alert_after_fork(self) -> None:
+    def _after_fork(self) -> None:
         """Child of ``os.fork()``: the parent delivers its queued notifications; fresh worker here.
         Alert state is kept (what a restart would replay from the log)."""
-        self._alert_channels.after_fork()
-        self._alert_store_counts = None
+        self.channels.after_fork()
+        self._store_counts = (0, 0)
 
     # ------------------------------------------------------------------ evaluation
-    async def _alert_on_tick(self, metrics: Any) -> None:
-        """Evaluate the rules against one ``FFSystemMetricsDTO`` (O(rules), no I/O), then store drops."""
-        self._alert_engine.evaluate(ff_metric_values(metrics))
-        self._alert_check_store()
+    async def on_tick(self, metrics: Any) -> None:
+        """Tick hook: evaluate the rules against one ``FFSystemMetricsDTO`` (O(rules), no I/O), then
+        the store's drop counters."""
+        self.engine.evaluate(ff_metric_values(metrics))
+        self._check_store()
 
-    def _alert_check_store(self) -> None:
+    def _check_store(self) -> None:
         """Raise ``builtin.store_drops`` while the store drops records or fails writes; clear it after."""
         st = self.store.stats
-        counts = (int(getattr(st, "records_dropped", 0)), int(getattr(st, "write_failures", 0)))
-        prev = getattr(self, "_alert_store_counts", None) or (0, 0)  # the store counts from zero
-        self._alert_store_counts = counts
+        counts = (int(st.records_dropped), int(st.write_failures))
+        prev = self._store_counts
+        self._store_counts = counts
         dropped, failures = counts[0] - prev[0], counts[1] - prev[1]
         if dropped > 0 or failures > 0:
-            self._alert_engine.raise_alert(
+            self.engine.raise_alert(
                 STORE_DROP_RULE, title="Analytics store is dropping records", severity="error",
                 alert_type="error", component="analytics_store", metric_name="records_dropped",
                 current_value=float(dropped), threshold_value=0.0,
                 message=f"{dropped} record(s) dropped and {failures} write failure(s) since the last tick"
-                        f" (last error: {getattr(st, 'last_error', '') or 'none'})",
+                        f" (last error: {st.last_error or 'none'})",
                 recommended_actions=["Check free disk space and permissions of the analytics volume"],
             )
         else:
-            self._alert_engine.clear_alert(STORE_DROP_RULE, "analytics_store")
+            self.engine.clear_alert(STORE_DROP_RULE, "analytics_store")
+
+    def evaluate_window(self, rows: list[dict[str, Any]]) -> int:
+        """Evaluate the rules on one instrument window's metric rows (the system engine's feed)."""
+        return self.engine.evaluate(ff_instrument_values(rows))
 
     def evaluate_alerts(self, values: Mapping[Any, float]) -> int:
         """Evaluate rules on instrument-window values: ``{name: v}`` or ``{(name, component): v}``."""
@@ -109,7 +127,7 @@ class FFAlertFacadeMixin:
             ):
                 raise TypeError(f"values: keys must be a metric name or (metric, component), got {k!r:.80}")
             clean[k] = float(v)
-        return self._alert_engine.evaluate(clean)
+        return self.engine.evaluate(clean)
 
     def add_alert_rule(self, rule: FFAlertRuleDTO | Mapping[str, Any] | None = None, **fields: Any) -> FFAlertRuleDTO:
         """Add (or replace) a rule from a DTO, a mapping or keyword fields; ValueError names the field."""
@@ -119,14 +137,14 @@ class FFAlertFacadeMixin:
             rule = FFAlertRuleDTO.from_dict({**rule, **fields})
         elif fields:
             raise TypeError("add_alert_rule: pass either a rule or keyword fields, not both")
-        return self._alert_engine.add_rule(rule)
+        return self.engine.add_rule(rule)
 
     def remove_alert_rule(self, rule_id: str) -> bool:
         """Remove a rule by id; False when there is none (``ValueError`` for a non-str/empty id)."""
-        return self._alert_engine.remove_rule(rule_id)
+        return self.engine.remove_rule(rule_id)
 
     def list_alert_rules(self) -> list[FFAlertRuleDTO]:
-        return sorted(self._alert_engine.rules.values(), key=lambda r: r.rule_id)
+        return sorted(self.engine.rules.values(), key=lambda r: r.rule_id)
 
     def raise_alert(
         self,
@@ -144,7 +162,7 @@ class FFAlertFacadeMixin:
         recommended_actions: Iterable[str] = (),
     ) -> Any:
         """Fire an alert for another domain (anomaly, store drops ...) with dedup/cooldown/budget."""
-        return self._alert_engine.raise_alert(
+        return self.engine.raise_alert(
             rule_id, title=title, message=message, severity=severity, alert_type=alert_type,
             component=component, metric_name=metric_name, current_value=current_value,
             threshold_value=threshold_value, labels=labels, recommended_actions=recommended_actions,
@@ -152,28 +170,28 @@ class FFAlertFacadeMixin:
 
     def clear_alert(self, rule_id: str, component: str = "") -> bool:
         """Auto-resolve the alert a domain raised once its condition is gone."""
-        return self._alert_engine.clear_alert(rule_id, component)
+        return self.engine.clear_alert(rule_id, component)
 
     # ------------------------------------------------------------------ MonitoringProtocol
     async def get_active_alerts(self, severity: str | None = None) -> list:
         """Unresolved alerts (firing or acknowledged), most severe first."""
-        return self._alert_engine.active_alerts(severity)
+        return self.engine.active_alerts(severity)
 
     async def acknowledge_alert(self, alert_id: str, acknowledged_by: str) -> bool:
-        ok = self._alert_engine.acknowledge(alert_id, acknowledged_by)
-        self.audit("alert_acknowledge", target=alert_id, outcome="success" if ok else "not_found",
+        ok = self.engine.acknowledge(alert_id, acknowledged_by)
+        self._audit("alert_acknowledge", target=alert_id, outcome="success" if ok else "not_found",
                    actor=acknowledged_by if isinstance(acknowledged_by, str) else "unknown")
         return ok
 
     async def resolve_alert(self, alert_id: str, resolution_notes: str) -> bool:
-        ok = self._alert_engine.resolve(alert_id, resolution_notes)
-        self.audit("alert_resolve", target=alert_id, outcome="success" if ok else "not_found")
+        ok = self.engine.resolve(alert_id, resolution_notes)
+        self._audit("alert_resolve", target=alert_id, outcome="success" if ok else "not_found")
         return ok
 
     def get_alert(self, alert_id: str) -> Any:
         if not isinstance(alert_id, str) or not alert_id:
             raise ValueError(f"alert_id: must be a non-empty string, got {alert_id!r:.80}")
-        return self._alert_engine.alerts.get(alert_id)
+        return self.engine.alerts.get(alert_id)
 
     async def get_alert_history(
         self,
@@ -200,7 +218,7 @@ class FFAlertFacadeMixin:
             if v is not None and not isinstance(v, str):
                 raise TypeError(f"{name}: expected str or None, got {type(v).__name__}")
         await self.store.aflush()
-        snaps = await asyncio.to_thread(self._alert_log.alert_snapshots, start, end)
+        snaps = await asyncio.to_thread(self.log.alert_snapshots, start, end)
         out = []
         for data in snaps.values():
             if rule_id is not None and data.get("rule_id") != rule_id:
@@ -223,7 +241,7 @@ class FFAlertFacadeMixin:
         now = self.clock.now()
 
         def build() -> dict[str, Any]:
-            events = self._alert_log.sorted_events()
+            events = self.log.sorted_events()
             snaps: dict[str, dict[str, Any]] = {}
             runs = []
             for rec in events:
@@ -246,34 +264,32 @@ class FFAlertFacadeMixin:
     ) -> Any:
         """Run ``action(alert)`` once ``rule`` fired ``failure_threshold`` times, at most every ``cooldown_s``."""
         rule_id = rule.rule_id if isinstance(rule, FFAlertRuleDTO) else rule
-        rem = self._alert_remediation.register(rule_id, action, failure_threshold, cooldown_s, name)
-        r = self._alert_replay
-        self._alert_remediation.restore(rem, r.remediation_runs, r.fire_times_by_rule)
+        rem = self.remediation.register(rule_id, action, failure_threshold, cooldown_s, name)
+        r = self._replay
+        self.remediation.restore(rem, r.remediation_runs, r.fire_times_by_rule)
         return rem
 
     async def wait_alert_work(self, timeout: float = 10.0) -> bool:
         """Wait for remediation runs and queued channel deliveries (tests, shutdown)."""
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout < math.inf:
             raise ValueError(f"timeout: must be a finite number >= 0, got {timeout!r}")
-        await self._alert_remediation.drain()
-        return await asyncio.to_thread(self._alert_channels.wait_idle, timeout)
+        await self.remediation.drain()
+        return await asyncio.to_thread(self.channels.wait_idle, timeout)
 
     def alert_channel_status(self) -> list[dict[str, Any]]:
         """Per channel target: delivered/failed/retries, last error, healthy (used by health)."""
-        return self._alert_channels.channel_status()
+        return self.channels.channel_status()
 
     def alert_status(self) -> dict[str, Any]:
         """Engine counters, budget, channels and remediations (health / CLI)."""
-        e = self._alert_engine
+        e = self.engine
         return {
             "rules": len(e.rules),
-            "active_alerts": len(e._active),
+            "active_alerts": e.active_count,
             "stats": {n: getattr(e.stats, n) for n in e.stats.__slots__},
             "budget": e.budget_state(),
-            "channels": self._alert_channels.channel_status(),
-            "remediations": self._alert_remediation.status(),
-            "log_events_dropped": self._alert_log.dropped,
+            "channels": self.channels.channel_status(),
+            "remediations": self.remediation.status(),
+            "log_events_dropped": self.log.dropped,
         }
 
-    def _alert_on_close(self) -> None:
-        self._alert_channels.close()

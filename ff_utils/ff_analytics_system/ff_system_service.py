@@ -1,9 +1,10 @@
-"""Manager facade mixin for the system domain: metrics, instruments, health, continuous collection.
+"""The system engine of the manager: metrics, instruments, health, continuous collection.
 
 The work lives in engine modules: ``ff_system_probe`` (psutil sampling), ``ff_instrument_registry``
 (hot-path aggregation per window), ``ff_health_checks`` (checks, collectors, scores),
 ``ff_collection_loop`` (drift-free ticks) and ``ff_performance_analysis`` (windowed statistics).
-What a tick writes depends on the analytics level (see docs/system_metrics.md).
+What a tick writes depends on the analytics level (see docs/system_metrics.md and
+:class:`FFTickPlanDTO`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,17 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ff_utils.ff_analytics_core.ff_clock import ff_iso
-from ff_utils.ff_analytics_store.ff_stream_store import ff_validate_name
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import FFSystemMetricsDTO
+from ff_utils.ff_analytics_core.ff_clock import FFClock, ff_iso
+from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub
+from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_core.ff_names import ff_validate_name
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 from ff_utils.ff_analytics_system.ff_collection_loop import FFCollectionLoop
 from ff_utils.ff_analytics_system.ff_health_checks import (
     DEGRADED,
@@ -32,7 +40,12 @@ from ff_utils.ff_analytics_system.ff_instrument_registry import (
     FFWindowSnapshotDTO,
 )
 from ff_utils.ff_analytics_system.ff_performance_analysis import analyze_performance as _analyze_performance
+from ff_utils.ff_analytics_system.ff_performance_analysis import parse_timeframe
 from ff_utils.ff_analytics_system.ff_system_probe import FFResourceSampleDTO, FFSystemProbe
+
+__all__ = ["LEVELS", "FFSystemService", "FFTickPlanDTO"]
+
+logger = get_logger(__name__)
 
 LEVELS = ("minimal", "standard", "detailed", "full")
 _STORE_COUNTERS = (
@@ -46,51 +59,89 @@ _STORE_COUNTERS = (
 )
 
 
-def _level_of(config: Any) -> str:
-    raw = getattr(config, "analytics_level", "standard")
-    level = str(getattr(raw, "value", raw)).lower()
-    if level not in LEVELS:
-        raise ValueError(f"analytics_level: must be one of {', '.join(LEVELS)}, got {raw!r}")
-    return level
+@dataclass(frozen=True, slots=True)
+class FFTickPlanDTO:
+    """What a collection tick writes, from the analytics level and the ``track_*`` switches."""
+
+    level: str
+    rank: int  # index in LEVELS: 0 minimal .. 3 full
+    performance: bool  # enable_performance_monitoring: instruments record at all
+    response_times: bool  # track_response_times: ``performance`` window/metric records
+    resources: bool  # track_resource_usage: ``resource_usage`` records
+    error_rates: bool  # track_error_rates: ``error_rates`` records
+
+    @classmethod
+    def from_config(cls, config: FFAnalyticsConfigDTO) -> FFTickPlanDTO:
+        raw = config.analytics_level
+        level = str(getattr(raw, "value", raw)).lower()
+        if level not in LEVELS:
+            raise ValueError(f"analytics_level: must be one of {', '.join(LEVELS)}, got {raw!r}")
+        return cls(level, LEVELS.index(level), bool(config.enable_performance_monitoring),
+                   bool(config.track_response_times), bool(config.track_resource_usage),
+                   bool(config.track_error_rates))
+
+    @property
+    def writes_resources(self) -> bool:
+        """A tick appends a ``resource_usage`` record."""
+        return self.rank >= 1 and self.resources
+
+    @property
+    def writes_requests(self) -> bool:
+        """A tick appends the instrument window's ``performance`` records."""
+        return self.rank >= 1 and self.performance and self.response_times
 
 
-def _noop(*_a: Any, **_k: Any) -> None:
-    return None
+def _ignore_request(component: str, duration_ms: float, success: bool = True) -> None:
+    """``record_request`` with ``enable_performance_monitoring=False``: nothing is recorded."""
 
 
-class FFSystemFacadeMixin:
-    """System metrics, instrumentation, health and the collection loop (issue 3)."""
+def _ignore_metric(name: str, value: float = 1.0, kind: str = "gauge", labels: dict[str, str] | None = None) -> None:
+    """``record_metric`` with ``enable_performance_monitoring=False``: nothing is recorded."""
 
-    # provided by the manager
-    config: Any
-    analytics_config: Any
-    base_path: Any
-    clock: Any
-    store: Any
-    logger: Any
-    _tick_hooks: list[Any]
-    _periodic_jobs: dict[str, Any]
 
-    def _init_system(self) -> None:
-        """Set up the probe, the instrument registry, health registry and the collection loop."""
-        ac = self.analytics_config
-        self._sys_level = _level_of(ac)
-        self._sys_rank = LEVELS.index(self._sys_level)
-        self._sys_thresholds = thresholds_from(getattr(ac, "alerting_config", None))
-        self._sys_perf_enabled = bool(getattr(ac, "enable_performance_monitoring", True))
-        self._sys_track_rt = bool(getattr(ac, "track_response_times", True))
-        self._sys_track_res = bool(getattr(ac, "track_resource_usage", True))
-        self._sys_track_err = bool(getattr(ac, "track_error_rates", True))
-        interval = getattr(ac, "collection_interval_seconds", 60)
-        self._probe = FFSystemProbe(self.base_path, self.clock)
-        debug_sink = functools.partial(self.store.append, "performance") if self._sys_rank >= 3 else None
-        self._instruments = FFInstrumentRegistry(
-            self.clock, slow_threshold_ms=self._sys_thresholds["response_time_threshold_ms"],
-            debug_sink=debug_sink,
-            validate_name=functools.partial(self.checked_name, source="instrument")
-            if hasattr(self, "checked_name") else ff_validate_name,
+class FFSystemService:
+    """System metrics, instrumentation, health and the collection loop (issue 3).
+
+    ``request_recorder`` / ``metric_recorder`` are the hot-path callables for the configured level
+    (the registry's own methods, or no-ops when performance monitoring is off); the manager's
+    ``record_request``/``record_metric`` call them directly.
+    """
+
+    def __init__(
+        self,
+        store: FFStreamStore,
+        clock: FFClock,
+        config: FFAnalyticsConfigDTO,
+        hub: FFLifecycleHub,
+        *,
+        base_path: Path,
+        validate_name: Callable[[Any, str], str] = ff_validate_name,
+        evaluate_window: Callable[[list[dict[str, Any]]], Any] | None = None,
+        alert_status: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.hub = hub
+        self.plan = FFTickPlanDTO.from_config(config)
+        self.thresholds = thresholds_from(config.alerting_config)
+        self._evaluate_window = evaluate_window
+        self._alert_status = alert_status
+        self.probe = FFSystemProbe(Path(base_path), clock)
+        debug_sink = functools.partial(store.append, "performance") if self.plan.rank >= 3 else None
+        self.instruments = FFInstrumentRegistry(
+            clock, slow_threshold_ms=self.thresholds["response_time_threshold_ms"],
+            debug_sink=debug_sink, validate_name=validate_name,
         )
-        self._health = FFHealthRegistry()
+        if not self.plan.performance:
+            self.request_recorder: Callable[..., None] = _ignore_request
+            self.metric_recorder: Callable[..., None] = _ignore_metric
+        elif self.plan.rank >= 3:
+            self.request_recorder = self.instruments.record_request_debug
+            self.metric_recorder = self.instruments.record_metric
+        else:
+            self.request_recorder = self.instruments.record_request
+            self.metric_recorder = self.instruments.record_metric
+        self.health = FFHealthRegistry()
         self._concurrent_users = 0
         self._active_sessions = 0
         self._prev_store_counts = {k: 0 for k in _STORE_COUNTERS}
@@ -98,47 +149,30 @@ class FFSystemFacadeMixin:
         self._last_metrics: Any = None
         self._last_health: dict[str, Any] | None = None
         self._last_collected_mono: float | None = None
-        self._collection_loop = FFCollectionLoop(
+        self.collection_loop = FFCollectionLoop(
             self.collect_system_metrics,
-            interval,
-            self.clock,
-            jobs=lambda: self._periodic_jobs,
-            hooks=lambda: self._tick_hooks,
+            config.collection_interval_seconds,
+            clock,
+            jobs=lambda: hub.periodic_jobs,
+            hooks=lambda: hub.tick_hooks,
             on_stop=self._on_collection_stop,
         )
-        self._collection_task: asyncio.Task[None] | None = None
-        # Hot path: bind the registry's methods on the instance (no facade hop per call).
-        if not self._sys_perf_enabled:
-            self.record_request = _noop  # type: ignore[method-assign]
-            self.record_metric = _noop  # type: ignore[method-assign]
-        elif self._sys_rank >= 3:
-            self.record_request = self._instruments.record_request_debug  # type: ignore[method-assign]
-            self.record_metric = self._instruments.record_metric  # type: ignore[method-assign]
-        else:
-            self.record_request = self._instruments.record_request  # type: ignore[method-assign]
-            self.record_metric = self._instruments.record_metric  # type: ignore[method-assign]
-        add_close = getattr(self, "add_close_hook", None)
-        if add_close is not None:
-            add_close(self._flush_pending_window)
-        self._restart_collection_after_fork = False
-        add_fork = getattr(self, "add_fork_hook", None)
-        if add_fork is not None:
-            add_fork(self._system_after_fork)
+        self._restart_after_fork = False
+        self._fork_restart_task: asyncio.Task[Any] | None = None
+        hub.add_close_hook(self.flush_pending_window)
+        hub.add_fork_hook(self._after_fork)
+        hub.add_resume_hook(self._resume_after_fork)
+        hub.add_shutdown_hook(self._shutdown)
+
+    @property
+    def collection_task(self) -> asyncio.Task[None] | None:
+        """The running collection loop's task, or None."""
+        return self.collection_loop.task if self.collection_loop.running else None
 
     # ------------------------------------------------------------------ instrumentation (hot path)
-    def record_request(self, component: str, duration_ms: float, success: bool = True) -> None:
-        """Count one request of ``component`` (aggregated per collection window; no I/O)."""
-        self._instruments.record_request(component, duration_ms, success)  # rebound in _init_system
-
     def time_operation(self, component: str) -> Any:
         """``with m.time_operation("db"):`` or ``async with``: records the block as one request."""
-        return self._instruments.time_operation(component)
-
-    def record_metric(
-        self, name: str, value: float = 1.0, kind: str = "gauge", labels: dict[str, str] | None = None
-    ) -> None:
-        """Record a counter | gauge | histogram | timer | rate value (aggregated per window)."""
-        self._instruments.record_metric(name, value, kind, labels)  # rebound in _init_system
+        return self.instruments.time_operation(component)
 
     def set_active_counts(self, concurrent_users: int, active_sessions: int) -> None:
         """The host reports its current concurrent users and active sessions."""
@@ -155,11 +189,11 @@ class FFSystemFacadeMixin:
         self, name: str, async_fn: Callable[[], Awaitable[Any]], timeout_s: float = 5.0
     ) -> None:
         """Add a health check; its result becomes ``component_health[name]`` on each collection."""
-        self._health.register_health_check(name, async_fn, timeout_s)
+        self.health.register_health_check(name, async_fn, timeout_s)
 
     def register_collector(self, name: str, fn: Callable[[], Any]) -> None:
         """Add a custom collector (returns a dict) sampled into ``resource_usage`` on each tick."""
-        self._health.register_collector(name, fn)
+        self.health.register_collector(name, fn)
 
     # ------------------------------------------------------------------ one collection
     async def collect_system_metrics(self) -> Any:
@@ -168,14 +202,12 @@ class FFSystemFacadeMixin:
             return await self._collect_locked()
 
     async def _collect_locked(self) -> Any:
-        from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import FFSystemMetricsDTO
-
         now = self.clock.now()
-        raw = self._instruments.swap_window(now)
-        checks = await self._health.run_checks()
-        collectors, collector_errors = await self._health.run_collectors()
+        raw = self.instruments.swap_window(now)
+        checks = await self.health.run_checks()
+        collectors, collector_errors = await self.health.run_collectors()
         sample, snap = await asyncio.to_thread(self._sample_and_summarize, raw)
-        counts = {k: int(getattr(self.store.stats, k, 0)) for k in _STORE_COUNTERS}
+        counts = {k: int(getattr(self.store.stats, k)) for k in _STORE_COUNTERS}
         delta = {k: counts[k] - self._prev_store_counts.get(k, 0) for k in _STORE_COUNTERS}
         self._prev_store_counts = counts
         ov = snap.overall
@@ -189,7 +221,7 @@ class FFSystemFacadeMixin:
             reasons["analytics_store"] = store_reason
         dq = data_quality_score(self.store.stats)
         rel = system_reliability_score(ov["count"], ov["errors"], component_health.values())
-        status, status_reasons = assess_overall(checks, res, ov, delta, self._sys_thresholds)
+        status, status_reasons = assess_overall(checks, res, ov, delta, self.thresholds)
 
         m = FFSystemMetricsDTO()
         m.timestamp = ff_iso(now)
@@ -238,14 +270,11 @@ class FFSystemFacadeMixin:
             "store_delta": delta,
         }
         self._write_tick(m, health, sample, snap, collectors, collector_errors)
-        evaluate = getattr(self, "evaluate_alerts", None)
-        if evaluate is not None and snap.metrics:  # rules on instrument windows
-            from ff_utils.ff_analytics_alerts.ff_alert_rules import ff_instrument_values
-
+        if self._evaluate_window is not None and snap.metrics:  # rules on instrument windows
             try:
-                evaluate(ff_instrument_values(snap.metrics))
+                self._evaluate_window(snap.metrics)
             except Exception:  # an alert-rule bug must not break collection
-                self.logger.exception("alert evaluation on the instrument window failed")
+                logger.exception("alert evaluation on the instrument window failed")
         self._last_metrics = m
         self._last_health = health
         self._last_collected_mono = self.clock.monotonic()
@@ -253,7 +282,7 @@ class FFSystemFacadeMixin:
 
     def _sample_and_summarize(self, raw: FFRawWindowDTO) -> tuple[FFResourceSampleDTO, FFWindowSnapshotDTO]:
         """Worker-thread part of a tick: psutil reads and window statistics."""
-        return self._probe.sample(), self._instruments.summarize(raw)
+        return self.probe.sample(), self.instruments.summarize(raw)
 
     @staticmethod
     def _store_component(delta: dict[str, int]) -> tuple[str, str]:
@@ -276,9 +305,9 @@ class FFSystemFacadeMixin:
         """Append this tick's records, gated by the analytics level and the track_* switches."""
         append = self.store.append
         append("health_checks", health)
-        if self._sys_rank < 1:
+        if self.plan.rank < 1:
             return
-        if self._sys_track_res:
+        if self.plan.resources:
             append("resource_usage", {
                 "timestamp": m.timestamp, "writer_id": m.writer_id, **sample.to_dict(),
                 "concurrent_users": m.concurrent_users, "active_sessions": m.active_sessions,
@@ -287,20 +316,20 @@ class FFSystemFacadeMixin:
         self._write_window(snap, m.timestamp)
 
     def _write_window(self, snap: FFWindowSnapshotDTO, ts: str) -> None:
-        if self._sys_rank < 1 or not self._sys_perf_enabled:
+        if self.plan.rank < 1 or not self.plan.performance:
             return
         append = self.store.append
         writer = self.store.writer_id
         head = {"timestamp": ts, "writer_id": writer, "window_start": snap.window_start,
                 "window_end": snap.window_end, "window_seconds": snap.window_seconds}
-        if self._sys_track_rt:
+        if self.plan.response_times:
             append("performance", {**head, "kind": "window", **snap.overall})
             for row in snap.metrics:
                 append("performance", {**head, "kind": "metric", **row})
-            if self._sys_rank >= 2:
+            if self.plan.rank >= 2:
                 for comp, stats in snap.components.items():
                     append("performance", {**head, "kind": "component", "component": comp, **stats})
-        if self._sys_track_err:
+        if self.plan.error_rates:
             ov = snap.overall
             append("error_rates", {
                 **head, "kind": "window", "request_count": ov["count"], "error_count": ov["errors"],
@@ -310,79 +339,69 @@ class FFSystemFacadeMixin:
                                for c, s in snap.components.items()},
             })
 
-    def _flush_pending_window(self) -> None:
+    def flush_pending_window(self) -> None:
         """Write the open instrument window if it holds data (on stop and on close)."""
-        if not self._instruments._requests and not self._instruments._metrics:
+        if self.instruments.is_empty:
             return
         now = self.clock.now()
-        snap = self._instruments.summarize(self._instruments.swap_window(now))
+        snap = self.instruments.summarize(self.instruments.swap_window(now))
         self._write_window(snap, ff_iso(now))
 
-    def _system_after_fork(self) -> None:
+    def _after_fork(self) -> None:
         """Child of ``os.fork()``: the parent reports its open window; the loop restarts here."""
-        self._instruments.swap_window(self.clock.now())  # discard the parent's requests and metrics
+        self.instruments.swap_window(self.clock.now())  # discard the parent's requests and metrics
         self._prev_store_counts = {k: 0 for k in _STORE_COUNTERS}
         self._collect_lock = asyncio.Lock()
-        self._restart_collection_after_fork = self._collection_loop.after_fork()
-        self._collection_task = None
+        self._restart_after_fork = self.collection_loop.after_fork()
 
     def _resume_after_fork(self) -> None:
         """First async call in a forked child: restart the collection loop the parent was running."""
-        if self._restart_collection_after_fork:
-            self._restart_collection_after_fork = False
+        if self._restart_after_fork:
+            self._restart_after_fork = False
             try:
                 self._fork_restart_task = asyncio.get_running_loop().create_task(self.start_continuous_collection())
-            except RuntimeError:
-                self._restart_collection_after_fork = True
+            except RuntimeError:  # no loop yet: try again on the next async call
+                self._restart_after_fork = True
+                self.hub.resume_pending = True
 
     async def _on_collection_stop(self) -> None:
-        self._flush_pending_window()
-        flush = getattr(self, "aflush", None)
-        if flush is not None:
-            await flush()
-        else:
-            await self.store.aflush()
+        self.flush_pending_window()
+        await self.hub.aflush()
 
     # ------------------------------------------------------------------ loop control
     async def start_continuous_collection(self) -> bool:
         """Start ticking every ``collection_interval_seconds``; idempotent (True if running)."""
-        ok = await self._collection_loop.start()
-        self._collection_task = self._collection_loop.task
-        return ok
+        return await self.collection_loop.start()
 
     async def stop_continuous_collection(self) -> bool:
         """Stop the loop cleanly and flush; idempotent."""
-        ok = await self._collection_loop.stop()
-        self._collection_task = None
-        return ok
+        return await self.collection_loop.stop()
 
-    async def _drain_background_jobs(self, timeout: float = 10.0) -> None:
-        """Let in-flight periodic jobs and background state writes finish (bounded; on close)."""
-        pending = [self._collection_loop.drain_jobs()]
-        bg = getattr(self, "_privacy_bg_task", None)
-        if bg is not None and not bg.done():
-            pending.append(bg)
-        try:
-            await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), timeout)
-        except TimeoutError:
-            self.logger.error("background jobs did not finish within %.1fs of close; cancelled", timeout)
+    async def _shutdown(self) -> None:
+        """Shutdown hook: stop the loop (it flushes), then let in-flight periodic jobs finish."""
+        if self.collection_loop.running:
+            try:
+                await self.stop_continuous_collection()
+            except Exception:
+                logger.exception("stop_continuous_collection failed during close")
+        await self.collection_loop.drain_jobs()
 
     async def run_collection_tick(self) -> Any:
         """One full tick now (collect, start due periodic jobs, await tick hooks), for hosts and demos
         that drive time themselves; returns the ``FFSystemMetricsDTO``, or None when the tick failed
         (logged and counted in ``collection_stats()``)."""
-        ok = await self._collection_loop.run_once()
-        return self._collection_loop.last_result if ok else None
+        ok = await self.collection_loop.run_once()
+        return self.collection_loop.last_result if ok else None
 
     def set_collection_interval(self, seconds: float) -> None:
         """Change the tick interval (takes effect from the next tick; seconds > 0)."""
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
             raise ValueError(f"seconds: must be a finite number > 0, got {seconds!r}")
-        self._collection_loop.interval = float(seconds)
+        self.collection_loop.interval = float(seconds)
 
     def collection_stats(self) -> dict[str, Any]:
         """Loop counters: ticks, failed and missed ticks, job runs, tick durations."""
-        return self._collection_loop.stats()
+        return self.collection_loop.stats()
 
     # ------------------------------------------------------------------ health and analysis
     async def get_system_health(self) -> dict[str, Any]:
@@ -391,7 +410,7 @@ class FFSystemFacadeMixin:
         Uses the latest collection when it is at most two intervals old, else collects now.
         """
         fresh = self._last_collected_mono is not None and (
-            self.clock.monotonic() - self._last_collected_mono <= 2 * self._collection_loop.interval
+            self.clock.monotonic() - self._last_collected_mono <= 2 * self.collection_loop.interval
         )
         if not fresh or self._last_health is None:
             await self.collect_system_metrics()
@@ -400,9 +419,8 @@ class FFSystemFacadeMixin:
         status = h.get("status")
         reasons = list(h.get("reasons", []))
         alerts: dict[str, Any] = {}
-        alert_status = getattr(self, "alert_status", None)
-        if alert_status is not None:
-            alerts = alert_status()
+        if self._alert_status is not None:
+            alerts = self._alert_status()
             failing = [c for c in alerts.get("channels", []) if not c.get("healthy", True)]
             for c in failing:
                 reasons.append(f"alert channel {c.get('channel')} {c.get('target')} failing: {c.get('last_error')}")
@@ -422,17 +440,15 @@ class FFSystemFacadeMixin:
                            for n, s in h.get("component_health", {}).items()},
             "resources": {f: getattr(m, f, None) for f in (
                 "cpu_usage_percent", "memory_usage_percent", "disk_usage_percent", "process_rss_mb")},
-            "thresholds": dict(self._sys_thresholds),
+            "thresholds": dict(self.thresholds),
             "data_quality_score": h.get("data_quality_score"),
             "system_reliability_score": h.get("system_reliability_score"),
             "store": self.store.stats.to_dict(),
-            "collection": self._collection_loop.stats(),
+            "collection": self.collection_loop.stats(),
         }
 
     async def analyze_performance(self, timeframe: str = "1h") -> dict[str, Any]:
         """Response-time statistics, success/error rates and resource averages/peaks of ``timeframe``
         (``"15m"``, ``"1h"``, ``"7d"`` ...), read from the stored streams off the event loop."""
-        from ff_utils.ff_analytics_system.ff_performance_analysis import parse_timeframe
-
         parse_timeframe(timeframe)  # raise on the caller's loop, before the thread hop
         return await asyncio.to_thread(_analyze_performance, self.store, timeframe, self.clock)

@@ -1,4 +1,4 @@
-"""Manager facade mixin for the privacy domain: pseudonymized user analytics, consent, access, erasure.
+"""The privacy engine of the manager: pseudonymized user analytics, consent, access, erasure.
 
 The work lives in engine modules: ``ff_user_event_pipeline`` (validation, controls, mapping,
 scrubbing), ``ff_privacy_pseudonymizer`` (keyed HMAC), ``ff_consent_registry``, ``ff_user_index``
@@ -10,72 +10,124 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
-from ff_utils.ff_analytics_core.ff_clock import ff_iso
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
+from ff_utils.ff_analytics_core.ff_clock import FFClock, ff_iso
+from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub
 from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_privacy.ff_consent_registry import FFConsentRegistry
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import (
+    HASH_HEX_CHARS,
+    FFPseudonymizer,
+    ff_load_or_create_key,
+)
+from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import METHOD as PSEUDONYM_METHOD
+from ff_utils.ff_analytics_privacy.ff_user_erasure import FFUserDataEraser
+from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import MAX_ID, FFUserEventPipeline
+from ff_utils.ff_analytics_privacy.ff_user_index import FFUserIndex
+from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY, FFStreamStore
 
 logger = get_logger(__name__)
 
-DEFAULT_CONSENT_REFRESH_SECONDS = 2.0
 
 
-class FFPrivacyFacadeMixin:
-    """Thin facade methods for the privacy domain; the work lives in engine modules."""
+class FFPrivacyService:
+    """User events under the privacy controls, consent and opt-out, subject access and erasure.
 
-    def _init_privacy(self) -> None:
-        """Set up this domain's engines lazily (the key is created on first use, off the loop)."""
-        self._privacy_pipeline: Any = None
+    The pipeline (key, consent registry, user index) is set up lazily, off the event loop, on first
+    use. Every stored event is published on the hub (``publish_user_event``: the rollups observe it);
+    an erasure runs the hub's erasure observers. Privacy events and audit entries go through the
+    ``privacy_event`` and ``audit`` callables (the compliance engine's).
+    """
+
+    def __init__(
+        self,
+        store: FFStreamStore,
+        clock: FFClock,
+        config: FFAnalyticsConfigDTO,
+        hub: FFLifecycleHub,
+        *,
+        base_path: Path,
+        audit: Callable[..., None],
+        privacy_event: Callable[..., Any],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.hub = hub
+        self.base_path = Path(base_path)
+        self.audit = audit
+        self._record_privacy_event = privacy_event
+        self._privacy_pipeline: FFUserEventPipeline | None = None
+        self._privacy_bg_task: asyncio.Task[Any] | None = None
         self._privacy_setup_lock = threading.Lock()
         self._privacy_state_flushing = False
         self._privacy_next_state_flush = 0.0
-        self._privacy_hook_cache: Any = None
         self._privacy_setup_retry_at = 0.0
         self._privacy_setup_failures = 0
-        refresh = getattr(self.analytics_config, "consent_refresh_seconds", DEFAULT_CONSENT_REFRESH_SECONDS)
+        refresh = config.consent_refresh_seconds
         if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or refresh < 0:
             raise ValueError(f"consent_refresh_seconds: must be a number >= 0, got {refresh!r}")
         self._privacy_refresh_seconds = float(refresh)
-        self.add_flush_hook(self._privacy_flush_state)
-        self.add_close_hook(self._privacy_flush_state)
-        self.add_fork_hook(self._privacy_after_fork)
+        hub.add_flush_hook(self._privacy_flush_state)
+        hub.add_close_hook(self._privacy_flush_state)
+        hub.add_fork_hook(self._privacy_after_fork)
+        hub.add_shutdown_hook(self._await_background)
         if self._privacy_refresh_seconds > 0:
-            self.register_periodic_job(
+            hub.register_periodic_job(
                 "privacy_state", max(self._privacy_refresh_seconds, 0.5), self._privacy_periodic
             )
 
     # ------------------------------------------------------------------ engines
-    def _privacy_setup_sync(self, create_key: bool = True) -> Any:
+    @property
+    def refresh_seconds(self) -> float:
+        """How stale another process's consent/opt-out change may be (``consent_refresh_seconds``)."""
+        return self._privacy_refresh_seconds
+
+    @property
+    def pipeline(self) -> FFUserEventPipeline | None:
+        """The event pipeline once set up (None before the first use)."""
+        return self._privacy_pipeline
+
+    @property
+    def pseudonymizer(self) -> FFPseudonymizer | None:
+        """The keyed pseudonymizer once set up (None before the first use)."""
+        p = self._privacy_pipeline
+        return None if p is None else p.pseudonymizer
+
+    def pseudonymization_info(self) -> dict[str, Any]:
+        """How user ids are pseudonymized (for the regulatory report); the key source once set up."""
+        p = self._privacy_pipeline
+        return {"method": PSEUDONYM_METHOD, "pseudonym_bits": HASH_HEX_CHARS * 4,
+                "key_source": "" if p is None else str(p.pseudonymizer.source)}
+
+    async def _await_background(self) -> None:
+        """Shutdown hook: let a background state write finish."""
+        bg = self._privacy_bg_task
+        if bg is not None and not bg.done():
+            await asyncio.gather(bg, return_exceptions=True)
+
+    def _privacy_setup_sync(self, create_key: bool = True) -> FFUserEventPipeline:
         with self._privacy_setup_lock:
             if self._privacy_pipeline is not None:
                 return self._privacy_pipeline
-            from ff_utils.ff_analytics_privacy.ff_consent_registry import FFConsentRegistry
-            from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import (
-                FFPseudonymizer,
-                ff_load_or_create_key,
-            )
-            from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import FFUserEventPipeline
-            from ff_utils.ff_analytics_privacy.ff_user_index import (
-                DEFAULT_CASUAL_MAX_SESSIONS,
-                DEFAULT_POWER_MIN_SESSIONS,
-                FFUserIndex,
-            )
-
-            pc = getattr(self.analytics_config, "privacy_config", None)
+            pc = self.config.privacy_config
             key, source = ff_load_or_create_key(self.base_path, pc, create=create_key)
             writer = self.store.writer_id
             consent = FFConsentRegistry(self.base_path, self.clock, self._privacy_refresh_seconds, writer)
             index = FFUserIndex(
                 self.base_path,
                 writer,
-                power_min_sessions=getattr(pc, "user_segment_power_min_sessions", DEFAULT_POWER_MIN_SESSIONS),
-                casual_max_sessions=getattr(pc, "user_segment_casual_max_sessions", DEFAULT_CASUAL_MAX_SESSIONS),
+                power_min_sessions=pc.user_segment_power_min_sessions,
+                casual_max_sessions=pc.user_segment_casual_max_sessions,
             )
             consent.refresh()
             index.load()
             self._privacy_pipeline = FFUserEventPipeline(
-                self.analytics_config, FFPseudonymizer(key, source), consent, index, self.clock
+                self.config, FFPseudonymizer(key, source), consent, index, self.clock
             )
             return self._privacy_pipeline
 
@@ -170,12 +222,10 @@ class FFPrivacyFacadeMixin:
         the store dropped it (buffer full) or an internal fault occurred (logged). Caller bugs raise
         ``ValueError``/``TypeError`` naming the argument.
         """
-        if self._restart_collection_after_fork:
-            self._resume_after_fork()
+        if self.hub.resume_pending:
+            self.hub.resume_if_forked()
         p = self._privacy_pipeline or await self._privacy_for_record()
         if p is None:
-            from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import FFUserEventPipeline
-
             FFUserEventPipeline.validate(user_id, session_id, event_type, event_data)  # caller bugs still raise
             return False
         stream, rec = p.process(user_id, session_id, event_type, event_data)
@@ -189,38 +239,17 @@ class FFPrivacyFacadeMixin:
             return False
         if ok:
             p.stats.stored += 1
-            obs = self._privacy_rollup_hook()
-            if obs is not None:
+            for obs in self.hub.user_event_observers:  # the rollups count exactly what was stored
                 try:
                     obs(rec)
                 except Exception:
                     p.stats.hook_failures += 1
-                    logger.exception("rollup hook failed")
+                    logger.exception("user event observer %r failed", obs)
         else:
             p.stats.store_dropped += 1
-        if p._mono() >= self._privacy_next_state_flush:
+        if p.monotonic() >= self._privacy_next_state_flush:
             self._privacy_maybe_persist(p)
         return ok
-
-    def _privacy_rollup_hook(self) -> Any:
-        """The BI feed, one call per accepted event: ``_bi_observe_user_dict(record)`` when the BI
-        facade offers it, else ``_bi_observe_user_event`` with a DTO-like attribute namespace."""
-        hook = self._privacy_hook_cache
-        if hook is None:
-            d = getattr(self, "_bi_observe_user_dict", None)
-            if d is not None:
-                hook = d
-            else:
-                e = getattr(self, "_bi_observe_user_event", None)
-                if e is not None:
-                    from types import SimpleNamespace
-
-                    def hook(rec: dict[str, Any], _e: Any = e, _ns: Any = SimpleNamespace) -> None:
-                        _e(_ns(**rec))  # C-level attribute access, ~4x cheaper than a __getattr__ view
-                else:
-                    hook = False
-            self._privacy_hook_cache = hook
-        return hook or None
 
     async def record_user_events(self, events: Iterable[Any]) -> int:
         """Batch form for bulk producers; returns the number of events stored.
@@ -231,8 +260,6 @@ class FFPrivacyFacadeMixin:
         """
         if isinstance(events, (str, bytes, dict)) or not isinstance(events, Iterable):
             raise TypeError(f"events: expected an iterable of events, got {type(events).__name__}")
-        from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import FFUserEventPipeline
-
         p = self._privacy_pipeline or await self._privacy_for_record()
         items: list[tuple[Any, Any, Any, Any]] = []
         validate = FFUserEventPipeline.validate
@@ -267,7 +294,7 @@ class FFPrivacyFacadeMixin:
                 lst.append(rec)
         p.commit(pending)
         stored = 0
-        obs = self._privacy_rollup_hook()
+        observers = self.hub.user_event_observers
         for stream, recs in by_stream.items():
             try:
                 n = self.store.append_many(stream, recs)
@@ -276,29 +303,24 @@ class FFPrivacyFacadeMixin:
                 n = 0
             stored += n
             p.stats.store_dropped += len(recs) - n
-            if obs is not None and n:  # rollups count exactly what was stored
-                for rec in recs:
-                    try:
-                        obs(rec)
-                    except Exception:
-                        p.stats.hook_failures += 1
-                        logger.exception("rollup hook failed")
+            if n:  # the rollups count exactly what was stored
+                for obs in observers:
+                    for rec in recs:
+                        try:
+                            obs(rec)
+                        except Exception:
+                            p.stats.hook_failures += 1
+                            logger.exception("user event observer %r failed", obs)
         p.stats.stored += stored
         self._privacy_maybe_persist(p)
         return stored
 
     # ------------------------------------------------------------------ consent
     async def _privacy_event(self, kind: str, **fields: Any) -> None:
-        rpe = getattr(self, "record_privacy_event", None)
         try:
-            if rpe is not None:
-                res = rpe(kind, **fields)
-                if inspect.isawaitable(res):
-                    await res
-            else:
-                self.store.append(
-                    "privacy_events", {"timestamp": ff_iso(self.clock.now()), "kind": kind, **fields}
-                )
+            res = self._record_privacy_event(kind, **fields)
+            if inspect.isawaitable(res):
+                await res
         except Exception:
             logger.exception("privacy event %s could not be recorded", kind)
 
@@ -315,8 +337,6 @@ class FFPrivacyFacadeMixin:
 
     @staticmethod
     def _check_user(user_id: Any) -> str:
-        from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import MAX_ID
-
         if type(user_id) is not str:
             raise TypeError(f"user_id: expected str, got {type(user_id).__name__}")
         if not user_id or len(user_id) > MAX_ID:
@@ -388,16 +408,12 @@ class FFPrivacyFacadeMixin:
         p = await self._privacy(create_key=False)
         h = p.pseudonymizer.user_hash(user_id)
         ref = p.pseudonymizer.subject_ref(user_id)
-        await self.aflush()
+        await self.hub.aflush()
 
         def work() -> dict[str, Any]:
-            from ff_utils.ff_analytics_privacy.ff_user_erasure import FFUserDataEraser
-
             return FFUserDataEraser(self.store).export(self._privacy_needles(p, user_id), subject_ref=ref)
 
         result = await asyncio.to_thread(work)
-        from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY
-
         total = sum(len(v) for s, v in result["records"].items() if STREAM_CATEGORY.get(s, "compliance") != "compliance")
         compliance = sum(len(v) for s, v in result["records"].items() if STREAM_CATEGORY.get(s) == "compliance")
         out = {
@@ -425,14 +441,12 @@ class FFPrivacyFacadeMixin:
         h = p.pseudonymizer.user_hash(user_id)
         ref = p.pseudonymizer.subject_ref(user_id)
         await self._privacy_event("erasure_requested", subject_ref=ref)
-        await self.aflush()
+        await self.hub.aflush()
         needles = self._privacy_needles(p, user_id)
 
         def work() -> dict[str, Any]:
-            from ff_utils.ff_analytics_privacy.ff_user_erasure import FFUserDataEraser
-
             counts = FFUserDataEraser(self.store).erase(needles)
-            counts["rollups"] = self._privacy_erase_rollups(h)
+            counts["rollups"] = self.hub.erase_user(h)
             counts["user_index_removed"] = p.index.forget(h)
             counts["consent_objection_retained"] = p.consent.forget(h)
             p.pseudonymizer.forget(user_id)
@@ -463,25 +477,3 @@ class FFPrivacyFacadeMixin:
             partitions_touched=counts["partitions_touched"],
         )
         return {"user_hash": h, "subject_ref": ref, "outcome": outcome, **counts}
-
-    def _privacy_erase_rollups(self, user_hash: str) -> dict[str, Any]:
-        """Rollups: the BI engine's eraser when present (open buckets and stored hourly records)."""
-        out: dict[str, Any] = {}
-        hook = getattr(self, "_bi_erase_user", None)
-        if hook is not None:
-            try:
-                out["bi_hook"] = hook(user_hash)
-            except Exception as exc:
-                logger.exception("rollup erasure hook failed")
-                out["error"] = str(exc)
-            return out
-        try:
-            from ff_utils.ff_analytics_bi.ff_rollup_accumulator import erase_user_from_rollups
-        except ImportError:
-            out["note"] = "no rollup engine; raw user_hash mentions in rollups were stripped by the eraser"
-            return out
-        acc = getattr(self, "_rollups", None) or getattr(self, "rollup_accumulator", None)
-        if acc is not None and hasattr(acc, "erase_user"):
-            out["open_buckets"] = acc.erase_user(user_hash)
-        out["stored_records_changed"] = erase_user_from_rollups(self.store, user_hash)
-        return out

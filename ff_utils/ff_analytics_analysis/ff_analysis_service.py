@@ -1,4 +1,4 @@
-"""Manager facade mixin for the analysis domain: ``analyze``, anomalies, patterns, capacity.
+"""The analysis engine of the manager: ``analyze``, anomalies, patterns, capacity.
 
 The engines are pure functions/classes over ``(timestamp, value)`` series
 (``ff_stats_series``, ``ff_anomaly_detector``, ``ff_regression_detector``, ``ff_trend_analysis``,
@@ -10,7 +10,7 @@ Metric catalogue (name -> stream and field), see :data:`METRIC_SOURCES`; any oth
 up as a numeric field of ``resource_usage`` and ``performance`` window records, or as a
 ``performance`` ``kind="metric"`` row with that ``name`` (its ``mean``).
 
-Alerts: when the manager has ``raise_alert`` (the alert facade), anomalies newer than
+Alerts: given ``raise_alert`` (the alert engine's), anomalies newer than
 ``alert_lookback_seconds`` are raised with ``alert_type="anomaly"``, ``rule_id="anomaly_<metric>"``
 (the alert engine dedups and cools down per rule); without it nothing is raised and the count of
 skipped alerts is returned instead.
@@ -19,12 +19,12 @@ skipped alerts is returned instead.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
 from ff_utils.ff_analytics_analysis.ff_anomaly_detector import FFAnomalyDetector
 from ff_utils.ff_analytics_analysis.ff_correlation_analysis import ff_correlation_matrix
 from ff_utils.ff_analytics_analysis.ff_forecasting import (
@@ -41,11 +41,13 @@ from ff_utils.ff_analytics_analysis.ff_pattern_learner import (
 from ff_utils.ff_analytics_analysis.ff_regression_detector import FFRegressionDetector
 from ff_utils.ff_analytics_analysis.ff_stats_series import ff_parse_window, ff_summarize, ff_to_epoch
 from ff_utils.ff_analytics_analysis.ff_trend_analysis import ff_analyze_trend
-from ff_utils.ff_analytics_core.ff_clock import ff_iso
+from ff_utils.ff_analytics_core.ff_clock import FFClock, ff_iso
+from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub
 from ff_utils.ff_analytics_core.ff_logging import get_logger
-from ff_utils.ff_analytics_store.ff_stream_store import ff_validate_name
+from ff_utils.ff_analytics_core.ff_names import ff_validate_name
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 
-__all__ = ["ANALYSIS_KINDS", "DEFAULT_METRICS", "METRIC_SOURCES", "FFAnalysisFacadeMixin"]
+__all__ = ["ANALYSIS_KINDS", "DEFAULT_METRICS", "METRIC_SOURCES", "FFAnalysisService"]
 
 logger = get_logger(__name__)
 
@@ -104,23 +106,38 @@ def _num(v: Any) -> float | None:
     return None
 
 
-class FFAnalysisFacadeMixin:
-    """Thin facade methods for the analysis domain; the work lives in engine modules."""
+class FFAnalysisService:
+    """Anomalies, regressions, trends, forecasts, capacity and behaviour patterns over stored series.
 
-    def _init_analysis(self) -> None:
-        """Set up this domain's engines (called from the manager's __init__)."""
-        cfg = self.analytics_config  # type: ignore[attr-defined]
-        self._analysis_z = float(getattr(cfg, "anomaly_z_threshold", 3.0))
-        self._analysis_regression_pct = float(getattr(cfg, "regression_threshold_percent", 20.0))
-        self._pattern_min_occ = int(getattr(cfg, "pattern_min_occurrences", 5))
-        self._pattern_conf = float(getattr(cfg, "pattern_confidence_threshold", 0.7))
-        self._pattern_history = int(getattr(cfg, "pattern_history_size", 10_000))
-        interval = float(getattr(cfg, "collection_interval_seconds", 60) or 60)
-        self.alert_lookback_seconds = max(300.0, 2.0 * interval)
-        if getattr(cfg, "enable_analysis_jobs", False) and hasattr(self, "register_periodic_job"):
-            self.schedule_analysis_jobs()
+    ``raise_alert`` / ``clear_alert`` are the alert engine's; without them anomalies are only
+    counted (``analysis_stats["alerts_skipped"]``).
+    """
+
+    def __init__(
+        self,
+        store: FFStreamStore,
+        clock: FFClock,
+        config: FFAnalyticsConfigDTO,
+        hub: FFLifecycleHub,
+        *,
+        raise_alert: Callable[..., Any] | None = None,
+        clear_alert: Callable[..., Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.hub = hub
+        self._raise_alert = raise_alert
+        self._clear_alert = clear_alert
+        self._analysis_z = float(config.anomaly_z_threshold)
+        self._analysis_regression_pct = float(config.regression_threshold_percent)
+        self._pattern_min_occ = int(config.pattern_min_occurrences)
+        self._pattern_conf = float(config.pattern_confidence_threshold)
+        self._pattern_history = int(config.pattern_history_size)
+        self.alert_lookback_seconds = max(300.0, 2.0 * float(config.collection_interval_seconds))
         self.analysis_stats = {"analyses": 0, "anomalies_found": 0, "alerts_raised": 0, "alerts_skipped": 0,
                                "patterns_written": 0, "capacity_records_written": 0, "read_errors": 0}
+        if config.enable_analysis_jobs:
+            self.schedule_analysis_jobs()
 
     def schedule_analysis_jobs(
         self,
@@ -138,9 +155,6 @@ class FFAnalysisFacadeMixin:
         Not registered automatically: the jobs raise alerts and append records, which a host must
         choose. Enabled from ``__init__`` when the analytics config has ``enable_analysis_jobs``.
         """
-        register = getattr(self, "register_periodic_job", None)
-        if register is None:
-            raise TypeError("schedule_analysis_jobs: the manager has no register_periodic_job")
         for name, w in (("anomaly_window", anomaly_window), ("capacity_window", capacity_window),
                         ("pattern_window", pattern_window)):
             ff_parse_window(w, name)
@@ -165,7 +179,7 @@ class FFAnalysisFacadeMixin:
                                    ("analysis_capacity", capacity_interval_seconds, capacity),
                                    ("analysis_patterns", pattern_interval_seconds, patterns)):
             if interval is not None:
-                register(name, interval, fn)
+                self.hub.register_periodic_job(name, interval, fn)
                 names.append(name)
         return names
 
@@ -173,7 +187,7 @@ class FFAnalysisFacadeMixin:
     def _analysis_window(self, window: Any, end: Any = None) -> tuple[datetime, datetime, float]:
         seconds = ff_parse_window(window, "window")
         if end is None:
-            end_dt = self.clock.now()  # type: ignore[attr-defined]
+            end_dt = self.clock.now()
         else:
             end_dt = datetime.fromtimestamp(ff_to_epoch(end, "end"), UTC)
         return end_dt - timedelta(seconds=seconds), end_dt, seconds
@@ -204,7 +218,7 @@ class FFAnalysisFacadeMixin:
             if not names:
                 continue
             try:
-                records = self.store.read(stream, start, end)  # type: ignore[attr-defined]
+                records = self.store.read(stream, start, end)
                 for rec in records:
                     ts = rec.get("timestamp")
                     if not isinstance(ts, str):
@@ -242,7 +256,7 @@ class FFAnalysisFacadeMixin:
 
     def _flush_for_analysis(self) -> None:
         try:
-            self.store.flush()  # type: ignore[attr-defined]
+            self.store.flush()
         except OSError as exc:
             logger.warning("analysis: flush before reading failed: %s", exc)
 
@@ -400,7 +414,7 @@ class FFAnalysisFacadeMixin:
     def _raise_pending(self, pending: list[tuple[str, list[Any], float]]) -> int:
         """Raise each metric's recent anomalies; auto-clear the metric's alert when it has none."""
         n = 0
-        clear = getattr(self, "clear_alert", None)
+        clear = self._clear_alert
         for metric, anomalies, now in pending:
             raised = self._raise_anomaly_alerts(anomalies, now)
             n += raised
@@ -415,38 +429,27 @@ class FFAnalysisFacadeMixin:
         return [a for a in anomalies if ff_to_epoch(a.end or a.timestamp) >= now - self.alert_lookback_seconds]
 
     def _raise_anomaly_alerts(self, anomalies: list[Any], now: float) -> int:
-        """Raise anomalies newer than ``alert_lookback_seconds`` through ``raise_alert`` if present.
-
-        The alert facade's ``raise_alert(rule_id, *, title, message, severity, alert_type, ...)`` is
-        called by keyword; a ``raise_alert`` without ``rule_id`` gets it in ``context`` instead.
-        Without ``raise_alert`` the recent anomalies are only counted (``alerts_skipped``).
-        """
+        """Raise anomalies newer than ``alert_lookback_seconds`` through ``raise_alert`` if given
+        (``raise_alert(rule_id=..., title=..., ...)`` by keyword); else only count them (``alerts_skipped``)."""
         recent = self._recent(anomalies, now)
         if not recent:
             return 0
-        raise_alert = getattr(self, "raise_alert", None)
+        raise_alert = self._raise_alert
         if raise_alert is None:
             self.analysis_stats["alerts_skipped"] += len(recent)
             return 0
-        try:
-            params = inspect.signature(raise_alert).parameters
-        except (TypeError, ValueError):
-            params = {}
         n = 0
         for a in recent:
             bar = a.expected_value + (a.value - a.expected_value) * (a.threshold / a.score) if a.score else a.expected_value
             rule_id = f"anomaly_{a.metric}"
             kw: dict[str, Any] = {
+                "rule_id": rule_id,
                 "title": f"Anomaly in {a.metric}: {a.kind}",
                 "message": (f"{a.metric} {a.value:.4g} vs expected {a.expected_value:.4g} "
                             f"(score {a.score:.1f}, bar {a.threshold:.2f}, {a.baseline} baseline) at {a.timestamp}"),
                 "severity": a.severity, "alert_type": "anomaly", "metric_name": a.metric,
                 "current_value": float(a.value), "threshold_value": float(bar),
             }
-            if "rule_id" in params or not params:
-                kw["rule_id"] = rule_id
-            elif "context" in params:
-                kw["context"] = {"rule_id": rule_id, "kind": a.kind, "score": a.score, "timestamp": a.timestamp}
             try:
                 raise_alert(**kw)
                 n += 1
@@ -481,7 +484,7 @@ class FFAnalysisFacadeMixin:
         events: list[dict[str, Any]] = []
         for stream in USER_EVENT_STREAMS:
             try:
-                for rec in self.store.read(stream, start, end_dt):  # type: ignore[attr-defined]
+                for rec in self.store.read(stream, start, end_dt):
                     if rec.get("record_type") == PATTERN_RECORD or not rec.get("event_type"):
                         continue
                     ts = rec.get("timestamp")
@@ -501,11 +504,11 @@ class FFAnalysisFacadeMixin:
         recs = ff_pattern_recommendations(patterns)
         written = 0
         if write and patterns:
-            now = ff_iso(self.clock.now())  # type: ignore[attr-defined]
+            now = ff_iso(self.clock.now())
             records = [{"timestamp": now, "record_type": PATTERN_RECORD, "window_start": ff_iso(start),
                         "window_end": ff_iso(end_dt), **p.to_dict(),
                         "ux_recommendation": ff_pattern_recommendation(p)} for p in patterns]
-            written = self.store.append_many(PATTERN_STREAM, records)  # type: ignore[attr-defined]
+            written = self.store.append_many(PATTERN_STREAM, records)
             self.analysis_stats["patterns_written"] += written
         return {"events_read": len(events), "events_used": learner.history_size,
                 "events_evicted": learner.events_evicted, "patterns": [p.to_dict() for p in patterns],
@@ -526,10 +529,10 @@ class FFAnalysisFacadeMixin:
         names = [m for pair in CAPACITY_RESOURCES.values() for m in pair]
         results = self._capacity_from_series(self.read_metric_series(names, start, end_dt))
         if write and results:
-            now = ff_iso(self.clock.now())  # type: ignore[attr-defined]
+            now = ff_iso(self.clock.now())
             recs = [{"timestamp": now, "record_type": "capacity_forecast", "window_start": ff_iso(start),
                      "window_end": ff_iso(end_dt), **r} for r in results]
-            n = self.store.append_many(CAPACITY_STREAM, recs)  # type: ignore[attr-defined]
+            n = self.store.append_many(CAPACITY_STREAM, recs)
             self.analysis_stats["capacity_records_written"] += n
         return results
 

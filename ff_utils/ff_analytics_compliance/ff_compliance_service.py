@@ -1,4 +1,4 @@
-"""Manager facade mixin for the compliance domain (see docs/CONVENTIONS.md and docs/compliance.md).
+"""The compliance engine of the manager: audit trail, privacy/security events, verification, retention.
 
 Audit records go to the keyed hash chain (``ff_audit_chain``); privacy and security events to their
 streams; verification, the regulatory report, retention cleanup and compression delegate to their
@@ -15,11 +15,28 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from ff_utils.ff_analytics_core.ff_clock import ff_iso
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
+from ff_utils.ff_analytics_compliance.ff_audit_chain import (
+    FFAuditChainWriter,
+    audit_key_path,
+    load_or_create_audit_key,
+)
+from ff_utils.ff_analytics_compliance.ff_audit_verifier import FFAuditVerifier
+from ff_utils.ff_analytics_compliance.ff_regulatory_report import (
+    build_regulatory_report,
+    write_regulatory_report,
+)
+from ff_utils.ff_analytics_core.ff_clock import FFClock, ff_iso
 from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps
+from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub
 from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_core.ff_names import ff_validate_name
+from ff_utils.ff_analytics_store.ff_partition_compressor import FFPartitionCompressor
+from ff_utils.ff_analytics_store.ff_retention_manager import FFRetentionManager, retention_days_from
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 
 logger = get_logger(__name__)
 
@@ -46,20 +63,35 @@ def _check_checkpoint_path(path: Any) -> None:
         raise ValueError(f"checkpoint_path: no such file: {os.fspath(path)!r}")
 
 
-class FFComplianceFacadeMixin:
-    """Audit chain, privacy/security events, verification, regulatory report, retention, compression."""
+class FFComplianceService:
+    """Audit chain, privacy/security events, verification, regulatory report, retention, compression.
 
-    # ------------------------------------------------------------------ setup
-    def _init_compliance(self) -> None:
-        """Set up this domain's engines (called from the manager's __init__)."""
-        from ff_utils.ff_analytics_compliance.ff_audit_chain import audit_key_path
-        from ff_utils.ff_analytics_store.ff_retention_manager import retention_days_from
+    Built first by the manager (every other engine audits through :meth:`audit`); its flush hook drains
+    the audit queue, its close hook (run last) writes a checkpoint and closes the chain.
+    """
 
-        ac = self.analytics_config  # type: ignore[attr-defined]
-        self._privacy_cfg_c = ac.privacy_config
-        self._audit_key_file = audit_key_path(self.base_path, self._privacy_cfg_c)  # type: ignore[attr-defined]
-        retention_days_from(self._privacy_cfg_c)  # fail fast on bad retention settings
-        self._audit_checkpoint_every = int(getattr(ac, "audit_checkpoint_every", 1000))
+    def __init__(
+        self,
+        store: FFStreamStore,
+        clock: FFClock,
+        config: FFAnalyticsConfigDTO,
+        hub: FFLifecycleHub,
+        *,
+        base_path: Path,
+        environment: str,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.hub = hub
+        self.base_path = Path(base_path)
+        self.analytics_path = store.analytics_path
+        self.environment = environment
+        self._privacy_cfg = config.privacy_config
+        self._audit_key_file = audit_key_path(self.base_path, self._privacy_cfg)
+        retention_days_from(self._privacy_cfg)  # fail fast on bad retention settings
+        ac = config
+        self._audit_checkpoint_every = int(ac.audit_checkpoint_every)
         self._audit_key: bytes | None = None
         self._audit_writer: Any = None
         self._audit_queue: deque[dict[str, Any]] = deque()
@@ -79,14 +111,12 @@ class FFComplianceFacadeMixin:
             "last_cleanup": None,
             "last_compression": None,
         }
-        self.add_flush_hook(self._audit_drain)  # type: ignore[attr-defined]
-        self.add_fork_hook(self._compliance_after_fork)  # type: ignore[attr-defined]
-        self.add_close_hook(self._compliance_close)  # type: ignore[attr-defined]
-        self.register_periodic_job(  # type: ignore[attr-defined]
-            "maintenance", float(getattr(ac, "cleanup_interval_seconds", 3600)), self._maintenance_job
-        )
+        hub.add_flush_hook(self._audit_drain)
+        hub.add_fork_hook(self._after_fork)
+        hub.add_close_hook(self._close)
+        hub.register_periodic_job("maintenance", float(ac.cleanup_interval_seconds), self._maintenance_job)
 
-    def _compliance_after_fork(self) -> None:
+    def _after_fork(self) -> None:
         """Child of ``os.fork()``: queued audit entries are the parent's to write; the chain lock is
         reopened (an inherited flock descriptor would not exclude the parent)."""
         self._audit_queue = deque()
@@ -103,17 +133,12 @@ class FFComplianceFacadeMixin:
     def _audit_chain(self) -> Any:
         """The chain writer, loading (or creating) the key on first use."""
         if self._audit_writer is None:
-            from ff_utils.ff_analytics_compliance.ff_audit_chain import (
-                FFAuditChainWriter,
-                load_or_create_audit_key,
-            )
-
             key, problem = load_or_create_audit_key(self._audit_key_file)
             self._audit_key = key
             self._audit_writer = FFAuditChainWriter(
-                self.analytics_path,  # type: ignore[attr-defined]
+                self.analytics_path,
                 key,
-                clock=self.clock,  # type: ignore[attr-defined]
+                clock=self.clock,
                 checkpoint_every=self._audit_checkpoint_every,
             )
             if problem:
@@ -125,8 +150,8 @@ class FFComplianceFacadeMixin:
         return self._audit_writer
 
     # ------------------------------------------------------------------ audit
-    def _audit_impl(self, action: str, target: str = "", outcome: str = "success", actor: str = "system",
-                    **details: Any) -> None:
+    def audit(self, action: str, target: str = "", outcome: str = "success", actor: str = "system",
+              **details: Any) -> None:
         """Queue one audit record; written inline from sync code, by the audit thread from a coroutine."""
         for name, value in (("action", action), ("target", target), ("outcome", outcome), ("actor", actor)):
             if not isinstance(value, str):
@@ -143,12 +168,12 @@ class FFComplianceFacadeMixin:
         if size > AUDIT_DETAILS_MAX_BYTES:
             raise ValueError(f"details: at most {AUDIT_DETAILS_MAX_BYTES} bytes serialized, got {size}")
         entry = {
-            "timestamp": ff_iso(self.clock.now()),  # type: ignore[attr-defined]
+            "timestamp": ff_iso(self.clock.now()),
             "actor": actor,
             "action": action,
             "target": target,
             "outcome": outcome,
-            "writer": self.store.writer_id,  # type: ignore[attr-defined]
+            "writer": self.store.writer_id,
             "details": details,
         }
         self._audit_enqueue([entry])
@@ -214,14 +239,14 @@ class FFComplianceFacadeMixin:
 
     def _audit_many_now(self, entries: list[dict[str, Any]]) -> None:
         """Append already-shaped entries now (raises on failure: retention must not delete unaudited)."""
-        now = ff_iso(self.clock.now())  # type: ignore[attr-defined]
-        shaped = [{"timestamp": now, "writer": self.store.writer_id, **e} for e in entries]  # type: ignore[attr-defined]
+        now = ff_iso(self.clock.now())
+        shaped = [{"timestamp": now, "writer": self.store.writer_id, **e} for e in entries]
         self._audit_drain()
         with self._audit_io_lock:
             self._audit_chain().append_many(shaped)
             self.compliance_stats["audit_records_written"] += len(shaped)
 
-    def _compliance_close(self) -> None:
+    def _close(self) -> None:
         self._audit_drain()
         if self._audit_executor is not None:
             self._audit_executor.shutdown(wait=True)
@@ -236,8 +261,6 @@ class FFComplianceFacadeMixin:
 
     # ------------------------------------------------------------------ events
     def _event(self, stream: str, kind: str, fields: dict[str, Any], **head: Any) -> bool:
-        from ff_utils.ff_analytics_store.ff_stream_store import ff_validate_name
-
         ff_validate_name(kind, "kind")
         bad = _RESERVED_EVENT_FIELDS.intersection(fields)
         if bad:
@@ -249,8 +272,8 @@ class FFComplianceFacadeMixin:
                 ff_dumps(v)
             except TypeError as exc:
                 raise TypeError(f"fields[{k!r}]: must be JSON serializable ({exc})") from None
-        rec = {"timestamp": ff_iso(self.clock.now()), "kind": kind, **head, **fields}  # type: ignore[attr-defined]
-        return bool(self.store.append(stream, rec))  # type: ignore[attr-defined]
+        rec = {"timestamp": ff_iso(self.clock.now()), "kind": kind, **head, **fields}
+        return bool(self.store.append(stream, rec))
 
     def record_privacy_event(self, kind: str, **fields: Any) -> bool:
         """Append a privacy event (consent, opt-out, access/erasure request, ...) to ``privacy_events``."""
@@ -272,8 +295,6 @@ class FFComplianceFacadeMixin:
 
     def checked_name(self, name: Any, what: str = "name", source: str = "manager") -> str:
         """``ff_validate_name`` that records a rejected unsafe name as a security event, then re-raises."""
-        from ff_utils.ff_analytics_store.ff_stream_store import ff_validate_name
-
         try:
             return ff_validate_name(name, what)
         except (ValueError, TypeError):
@@ -289,14 +310,12 @@ class FFComplianceFacadeMixin:
     # ------------------------------------------------------------------ verification
     def verify_audit_log_sync(self, checkpoint_path: str | None = None) -> Any:
         """Verify the chain (``FFAuditVerificationDTO``); a tampered log is also a security event."""
-        from ff_utils.ff_analytics_compliance.ff_audit_verifier import FFAuditVerifier
-
         _check_checkpoint_path(checkpoint_path)
         self._audit_drain()
         self._audit_chain()
         assert self._audit_key is not None
-        res = FFAuditVerifier(self.analytics_path, self._audit_key, checkpoint_path=checkpoint_path,  # type: ignore[attr-defined]
-                              clock=self.clock).verify()  # type: ignore[attr-defined]
+        res = FFAuditVerifier(self.analytics_path, self._audit_key, checkpoint_path=checkpoint_path,
+                              clock=self.clock).verify()
         self.compliance_stats["last_verification"] = {
             "kind": res.kind, "ok": res.ok, "tampered": res.tampered, "records": res.records,
             "first_bad_seq": res.first_bad_seq, "verified_at": res.verified_at,
@@ -316,16 +335,14 @@ class FFComplianceFacadeMixin:
         return await asyncio.to_thread(self.verify_audit_log_sync, checkpoint_path)
 
     # ------------------------------------------------------------------ retention / compression
-    def _retention_manager(self) -> Any:
-        from ff_utils.ff_analytics_store.ff_retention_manager import FFRetentionManager
-
-        return FFRetentionManager(self.store, self._privacy_cfg_c, clock=self.clock,  # type: ignore[attr-defined]
+    def _retention_manager(self) -> FFRetentionManager:
+        return FFRetentionManager(self.store, self._privacy_cfg, clock=self.clock,
                                   audit_many=self._audit_many_now, chain_writer=self._audit_chain())
 
     def run_retention_cleanup_sync(self, dry_run: bool = False) -> Any:
         """Delete partitions past retention (each audited); ``dry_run`` only lists them."""
         _check_dry_run(dry_run)
-        self.store.flush()  # type: ignore[attr-defined]
+        self.store.flush()
         rep = self._retention_manager().run(dry_run=dry_run)
         self.compliance_stats["last_cleanup"] = {
             "at": rep.today, "dry_run": dry_run, "deleted": rep.deleted, "candidates": len(rep.candidates),
@@ -339,16 +356,13 @@ class FFComplianceFacadeMixin:
 
     def run_compression_sync(self, dry_run: bool = False) -> Any:
         """Compact partitions older than ``compression_age_days`` into gzip; audited when it did work."""
-        from ff_utils.ff_analytics_store.ff_partition_compressor import FFPartitionCompressor
-
         _check_dry_run(dry_run)
-        ac = self.analytics_config  # type: ignore[attr-defined]
-        comp = FFPartitionCompressor(self.store, compression_age_days=int(ac.compression_age_days),  # type: ignore[attr-defined]
-                                     clock=self.clock)  # type: ignore[attr-defined]
+        comp = FFPartitionCompressor(self.store, compression_age_days=int(self.config.compression_age_days),
+                                     clock=self.clock)
         rep = comp.run(dry_run=dry_run)
         self.compliance_stats["last_compression"] = rep.to_dict()
         if not dry_run and (rep.partitions_compacted or rep.errors):
-            self.audit(  # type: ignore[attr-defined]
+            self.audit(
                 "compress_partitions",
                 target="analytics",
                 outcome="success" if not rep.errors else "partial",
@@ -368,7 +382,7 @@ class FFComplianceFacadeMixin:
 
     def _maintenance_sync(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cleanup": self.run_retention_cleanup_sync().to_dict()}
-        if getattr(self.analytics_config, "enable_data_compression", True):  # type: ignore[attr-defined]
+        if self.config.enable_data_compression:
             out["compression"] = self.run_compression_sync().to_dict()
         return out
 
@@ -377,29 +391,26 @@ class FFComplianceFacadeMixin:
         return await asyncio.to_thread(self._maintenance_sync)
 
     # ------------------------------------------------------------------ regulatory report
-    def generate_regulatory_report_sync(self) -> dict[str, Any]:
-        """Write ``compliance/regulatory_reports.json`` atomically and return it."""
-        from ff_utils.ff_analytics_compliance.ff_regulatory_report import (
-            build_regulatory_report,
-            write_regulatory_report,
-        )
+    def generate_regulatory_report_sync(self, pseudonymization: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write ``compliance/regulatory_reports.json`` atomically and return it.
 
-        self.flush()  # type: ignore[attr-defined]
+        ``pseudonymization`` (the privacy engine's ``pseudonymization_info()``) fills that section.
+        """
+        self.hub.flush()
         verification = self.verify_audit_log_sync()
         report = build_regulatory_report(
-            store=self.store,  # type: ignore[attr-defined]
-            privacy_config=self._privacy_cfg_c,
+            store=self.store,
+            privacy_config=self._privacy_cfg,
             retention=self._retention_manager(),
             verification=verification,
-            clock=self.clock,  # type: ignore[attr-defined]
-            environment=getattr(self.config, "environment", ""),  # type: ignore[attr-defined]
-            pseudonymizer=getattr(getattr(self, "_privacy_pipeline", None), "pseudonymizer", None),
+            clock=self.clock,
+            environment=self.environment,
+            pseudonymization=pseudonymization,
         )
-        path = write_regulatory_report(self.analytics_path, report)  # type: ignore[attr-defined]
-        self.audit("regulatory_report", target=str(path), actor="compliance",  # type: ignore[attr-defined]
-                   audit_status=verification.kind)
+        path = write_regulatory_report(self.analytics_path, report)
+        self.audit("regulatory_report", target=str(path), actor="compliance", audit_status=verification.kind)
         self._audit_drain()
         return report
 
-    async def generate_regulatory_report(self) -> dict[str, Any]:
-        return await asyncio.to_thread(self.generate_regulatory_report_sync)
+    async def generate_regulatory_report(self, pseudonymization: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(self.generate_regulatory_report_sync, pseudonymization)

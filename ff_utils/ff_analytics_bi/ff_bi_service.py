@@ -1,4 +1,4 @@
-"""Manager facade mixin for the bi domain: hourly rollups, business intelligence, rebuild, reports.
+"""The BI engine of the manager: hourly rollups, business intelligence, rebuild, reports.
 
 The work lives in ``ff_rollup_accumulator`` (hot path), ``ff_rollup_index`` / ``ff_bi_engine``
 (BI from rollups), ``ff_rollup_rebuild`` and ``ff_bi_reports``. See docs/business_intelligence.md.
@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import FFBusinessIntelligenceDTO
 from ff_utils.ff_analytics_bi.ff_bi_engine import FFBIEngine, FFBIResult, resolve_period
 from ff_utils.ff_analytics_bi.ff_bi_reports import (
     REPORT_FORMATS,
@@ -21,19 +24,19 @@ from ff_utils.ff_analytics_bi.ff_bi_reports import (
     report_path,
     write_report,
 )
-from ff_utils.ff_analytics_bi.ff_bi_small_cells import DEFAULT_MIN_CELL_SIZE
 from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
     ROLLUP_STREAM,
     FFRollupAccumulator,
-    erase_user_from_rollups,
     hour_key,
 )
+from ff_utils.ff_analytics_bi.ff_rollup_erasure import erase_user_from_rollups
 from ff_utils.ff_analytics_bi.ff_rollup_index import FFRollupIndex
 from ff_utils.ff_analytics_bi.ff_rollup_rebuild import rebuild_rollups as _rebuild
-from ff_utils.ff_analytics_core.ff_clock import ff_iso
+from ff_utils.ff_analytics_core.ff_clock import FFClock, ff_iso
+from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub
 from ff_utils.ff_analytics_core.ff_logging import get_logger
-from ff_utils.ff_analytics_sketches.ff_distinct_sketch import DEFAULT_EXACT_LIMIT
-from ff_utils.ff_analytics_sketches.ff_quantile_sketch import DEFAULT_RELATIVE_ACCURACY
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
+from ff_utils.ff_analytics_system.ff_system_service import FFTickPlanDTO
 
 logger = get_logger(__name__)
 
@@ -41,84 +44,75 @@ REPORT_JOB_INTERVAL_S = 3600.0
 UNIT_COST_FIELDS = ("infrastructure_cost_per_day_usd", "revenue_per_active_user_usd", "cost_per_event_usd")
 
 
-def _setting(obj: Any, name: str, default: Any) -> Any:
-    v = getattr(obj, name, None)
-    return default if v is None else v
+class FFBIService:
+    """Hourly rollups fed by the hub, BI from rollups, rebuild from raw, periodic reports.
 
+    ``tick_plan`` is the system engine's: a tick's sample is folded into the system rollup only for
+    the streams that tick writes, so a rebuild from raw reads back exactly the same samples.
+    """
 
-class FFBIFacadeMixin:
-    """Thin facade methods for the bi domain; the work lives in engine modules."""
-
-    def _init_bi(self) -> None:
-        """Set up this domain's engines (called from the manager's __init__)."""
-        ac = self.analytics_config  # type: ignore[attr-defined]
-        self._bi_enabled = bool(_setting(ac, "enable_business_intelligence", True))
-        accuracy = float(_setting(ac, "rollup_relative_accuracy", DEFAULT_RELATIVE_ACCURACY))
-        exact_limit = int(_setting(ac, "distinct_exact_limit", DEFAULT_EXACT_LIMIT))
-        min_cell = _setting(ac, "min_cell_size", None)
-        if min_cell is None:
-            min_cell = _setting(getattr(ac, "privacy_config", None), "min_cell_size", DEFAULT_MIN_CELL_SIZE)
+    def __init__(
+        self,
+        store: FFStreamStore,
+        clock: FFClock,
+        config: FFAnalyticsConfigDTO,
+        hub: FFLifecycleHub,
+        *,
+        audit: Callable[..., None],
+        tick_plan: FFTickPlanDTO,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.hub = hub
+        self.analytics_path = store.analytics_path
+        self._audit = audit
+        self._tick_plan = tick_plan
+        self.enabled = bool(config.enable_business_intelligence)
         costs = {}
         for name in UNIT_COST_FIELDS:
-            v = getattr(ac, name, None)
-            if v is None:
-                v = getattr(self.config, name, None)  # type: ignore[attr-defined]
+            v = getattr(config, name)
             costs[name] = None if v is None else float(v)
-        store = self.store  # type: ignore[attr-defined]
-        self._bi_acc = FFRollupAccumulator(store.writer_id, emit=self._bi_emit, relative_accuracy=accuracy)
-        self._bi_index = FFRollupIndex(store, exact_limit=exact_limit)
-        self._bi_engine = FFBIEngine(self._bi_index, min_cell_size=int(min_cell), unit_costs=costs)
-        self._bi_lock = threading.Lock()  # one index refresh / rebuild at a time
-        # hot path: bind the accumulator's methods directly (saves a Python call per event)
-        self._bi_observe_user_event = self._bi_acc.observe_user_event  # type: ignore[method-assign]
-        self._bi_observe_user_dict = self._bi_acc.observe_user_dict  # type: ignore[method-assign]
-        self.add_flush_hook(self._bi_flush_hook)  # type: ignore[attr-defined]
-        self.add_fork_hook(self._bi_after_fork)  # type: ignore[attr-defined]
-        self.add_tick_hook(self._bi_tick)  # type: ignore[attr-defined]
-        if self._bi_enabled and any(
-            _setting(ac, f"generate_{REPORT_KINDS[k]}_reports", True) for k in REPORT_KINDS
-        ):
-            self.register_periodic_job("bi_reports", REPORT_JOB_INTERVAL_S, self._bi_reports_job)  # type: ignore[attr-defined]
+        self.accumulator = FFRollupAccumulator(store.writer_id, emit=self._emit,
+                                               relative_accuracy=float(config.rollup_relative_accuracy))
+        self.index = FFRollupIndex(store, exact_limit=int(config.distinct_exact_limit))
+        self.engine = FFBIEngine(self.index, min_cell_size=int(config.min_cell_size), unit_costs=costs)
+        self._lock = threading.Lock()  # one index refresh / rebuild at a time
+        hub.add_user_event_observer(self.accumulator.observe_user_dict)
+        hub.add_user_erasure_observer("rollups", self.erase_user)
+        hub.add_flush_hook(self.accumulator.flush)
+        hub.add_fork_hook(self._after_fork)
+        hub.add_tick_hook(self.on_tick)
+        if self.enabled and any(getattr(config, f"generate_{REPORT_KINDS[k]}_reports") for k in REPORT_KINDS):
+            hub.register_periodic_job("bi_reports", REPORT_JOB_INTERVAL_S, self._reports_job)
 
     # ------------------------------------------------------------------ feeding (hot path)
-    def _bi_observe_user_event(self, record: Any) -> None:
-        """Called by the privacy facade once per accepted event: O(1), no I/O."""
-        self._bi_acc.observe_user_event(record)
+    def observe_user_event(self, record: Any) -> None:
+        """One accepted event as an attribute object (tests and custom feeds): O(1), no I/O."""
+        self.accumulator.observe_user_event(record)
 
-    def _bi_observe_user_dict(self, record: dict[str, Any]) -> None:
-        """Same, for the stored record dict (exactly what ``rebuild_rollups`` will read back)."""
-        self._bi_acc.observe_user_dict(record)
+    def _emit(self, records: list[dict[str, Any]]) -> None:
+        self.store.append_many(ROLLUP_STREAM, records)
 
-    def _bi_emit(self, records: list[dict[str, Any]]) -> None:
-        self.store.append_many(ROLLUP_STREAM, records)  # type: ignore[attr-defined]
-
-    def _bi_after_fork(self) -> None:
+    def _after_fork(self) -> None:
         """Child of ``os.fork()``: the parent emits its open hours; the child's rollups start empty."""
-        self._bi_acc.after_fork(self.store.writer_id)  # type: ignore[attr-defined]
-        self._bi_lock = threading.Lock()
+        self.accumulator.after_fork(self.store.writer_id)
+        self._lock = threading.Lock()
 
-    def _bi_flush_hook(self) -> None:
-        self._bi_acc.flush()
-
-    async def _bi_tick(self, metrics: Any) -> None:
+    async def on_tick(self, metrics: Any) -> None:
         """Tick hook: account the system sample and close hours the clock has left."""
         if metrics is not None:
-            # mirror what the system facade stores for this tick, so rebuild sees the same ticks
-            rank = getattr(self, "_sys_rank", 1)
-            self._bi_acc.observe_system(
-                metrics,
-                resources=rank >= 1 and getattr(self, "_sys_track_res", True),
-                requests=rank >= 1 and getattr(self, "_sys_perf_enabled", True) and getattr(self, "_sys_track_rt", True),
-            )
-        hk = hour_key(ff_iso(self.clock.now()))  # type: ignore[attr-defined]
-        if any(h < hk for h in self._bi_acc.open_hours):
-            await asyncio.to_thread(self._bi_acc.close_before, hk)
+            plan = self._tick_plan
+            self.accumulator.observe_system(metrics, resources=plan.writes_resources, requests=plan.writes_requests)
+        hk = hour_key(ff_iso(self.clock.now()))
+        if any(h < hk for h in self.accumulator.open_hours):
+            await asyncio.to_thread(self.accumulator.close_before, hk)
 
-    def _bi_erase_user(self, user_hash: str) -> int:
-        """Erasure support: forget ``user_hash`` in open buckets and in stored rollups."""
-        n = self._bi_acc.erase_user(user_hash)
-        with self._bi_lock:
-            return n + erase_user_from_rollups(self.store, user_hash)  # type: ignore[attr-defined]
+    def erase_user(self, user_hash: str) -> int:
+        """Erasure observer: forget ``user_hash`` in open buckets and in stored rollups."""
+        n = self.accumulator.erase_user(user_hash)
+        with self._lock:
+            return n + erase_user_from_rollups(self.store, user_hash)
 
     # ------------------------------------------------------------------ BI
     async def generate_business_intelligence(
@@ -138,11 +132,11 @@ class FFBIFacadeMixin:
         """``(dto, FFBIResult)``: the DTO plus the details (bounds, figures behind rules, reasons)."""
         if type(write) is not bool:
             raise TypeError(f"write: expected bool, got {type(write).__name__}")
-        label, _s, _e = resolve_period(period, self.clock.now(), start, end)  # type: ignore[attr-defined]
-        if not self._bi_enabled:
+        label, _s, _e = resolve_period(period, self.clock.now(), start, end)
+        if not self.enabled:
             dto = self._bi_make_dto({"analysis_period": label})
             return dto, None
-        await self.aflush()  # type: ignore[attr-defined]  # open hours -> rollups -> disk
+        await self.hub.aflush()  # open hours -> rollups -> disk
         result = await asyncio.to_thread(self._bi_generate_sync, period, start, end)
         dto = self._bi_make_dto(result.fields)
         if write:
@@ -150,24 +144,20 @@ class FFBIFacadeMixin:
         return dto, result
 
     def _bi_generate_sync(self, period: str, start: datetime | None, end: datetime | None) -> FFBIResult:
-        with self._bi_lock:
-            return self._bi_engine.generate(period, self.clock.now(), start, end)  # type: ignore[attr-defined]
+        with self._lock:
+            return self.engine.generate(period, self.clock.now(), start, end)
 
     def _bi_make_dto(self, fields: dict[str, Any]) -> Any:
-        from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import (
-            FFBusinessIntelligenceDTO,
-        )
-
         names = {f.name for f in dataclasses.fields(FFBusinessIntelligenceDTO)}
         kwargs = {k: v for k, v in fields.items() if k in names}
         if "timestamp" in names:
-            kwargs["timestamp"] = ff_iso(self.clock.now())  # type: ignore[attr-defined]
+            kwargs["timestamp"] = ff_iso(self.clock.now())
         return FFBusinessIntelligenceDTO(**kwargs)
 
     def _bi_write_results(self, dto: Any, result: FFBIResult) -> None:
         f, d = result.fields, result.details
         base = {
-            "timestamp": ff_iso(self.clock.now()),  # type: ignore[attr-defined]
+            "timestamp": ff_iso(self.clock.now()),
             "insight_id": getattr(dto, "insight_id", ""), "analysis_period": f["analysis_period"],
             "period_start": d["period_start"], "period_end": d["period_end"], "min_cell_size": d["min_cell_size"],
         }
@@ -191,7 +181,7 @@ class FFBIFacadeMixin:
                               "reason": reasons.get("roi_indicators", "")},
         }
         for stream, rec in records.items():
-            self.store.append(stream, rec)  # type: ignore[attr-defined]
+            self.store.append(stream, rec)
 
     # ------------------------------------------------------------------ rebuild
     async def rebuild_rollups(self, start: datetime, end: datetime, *, workers: int | None = None) -> dict[str, Any]:
@@ -204,22 +194,22 @@ class FFBIFacadeMixin:
                 raise TypeError(f"{name}: expected datetime, got {type(v).__name__}")
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise ValueError(f"workers: must be an int >= 1 or None, got {workers!r}")  # before the journal
-        await self.aflush()  # type: ignore[attr-defined]
+        await self.hub.aflush()
         try:
             res = await asyncio.to_thread(self._bi_rebuild_sync, start, end, workers)
         except OSError as exc:  # contained: logged, audited, reported in the result
             logger.error("rebuild_rollups failed: %s", exc)
-            self.audit("rebuild_rollups", target=ROLLUP_STREAM, outcome="failure", error=str(exc))  # type: ignore[attr-defined]
+            self._audit("rebuild_rollups", target=ROLLUP_STREAM, outcome="failure", error=str(exc))
             return {"ok": False, "error": str(exc)}
         res["ok"] = True
-        self.audit("rebuild_rollups", target=ROLLUP_STREAM, start=res["start"], end=res["end"],  # type: ignore[attr-defined]
+        self._audit("rebuild_rollups", target=ROLLUP_STREAM, start=res["start"], end=res["end"],
                    hours=res["hours"], records_written=res["records_written"])
         return res
 
     def _bi_rebuild_sync(self, start: datetime, end: datetime, workers: int | None) -> dict[str, Any]:
-        with self._bi_lock:
-            return _rebuild(self.store, start, end, workers=workers,  # type: ignore[attr-defined]
-                            relative_accuracy=self._bi_acc.accuracy, now=self.clock.now())  # type: ignore[attr-defined]
+        with self._lock:
+            return _rebuild(self.store, start, end, workers=workers,
+                            relative_accuracy=self.accumulator.accuracy, now=self.clock.now())
 
     # ------------------------------------------------------------------ reports
     async def generate_reports(
@@ -229,25 +219,25 @@ class FFBIFacadeMixin:
         """Write the report of the last closed day/week/month (or the one containing ``at``) in each
         format of ``report_output_formats``; existing reports are kept unless ``force``; a period
         without any rollup gets no report (logged). Returns the paths written."""
-        ac = self.analytics_config  # type: ignore[attr-defined]
+        ac = self.config
         for name, v in (("kinds", kinds), ("formats", formats)):
             if v is not None and (isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple))):
                 raise TypeError(f"{name}: expected a list of str or None, got {type(v).__name__}")
         if type(force) is not bool:
             raise TypeError(f"force: expected bool, got {type(force).__name__}")
         if kinds is None:
-            kinds = [k for k in REPORT_KINDS if _setting(ac, f"generate_{REPORT_KINDS[k]}_reports", True)]
+            kinds = [k for k in REPORT_KINDS if getattr(ac, f"generate_{REPORT_KINDS[k]}_reports")]
         for kind in kinds:
             if kind not in REPORT_KINDS:
                 raise ValueError(f"kinds: unknown report kind {kind!r:.80} (use {list(REPORT_KINDS)})")
-        fmts = list(formats or _setting(ac, "report_output_formats", list(REPORT_FORMATS)))
+        fmts = list(formats or ac.report_output_formats)
         for fmt in fmts:
             if fmt not in REPORT_FORMATS:
                 raise ValueError(f"formats: unknown report format {fmt!r} (use {list(REPORT_FORMATS)})")
-        reports_dir = self.analytics_path / "reports"  # type: ignore[attr-defined]
+        reports_dir = self.analytics_path / "reports"
         written: list[str] = []
         for kind in kinds:
-            label, s, e = closed_period(kind, self.clock.now(), at)  # type: ignore[attr-defined]
+            label, s, e = closed_period(kind, self.clock.now(), at)
             missing = [f for f in fmts if force or not report_path(reports_dir, kind, label, f).exists()]
             if not missing:
                 continue
@@ -258,7 +248,7 @@ class FFBIFacadeMixin:
                 logger.info("no %s report for %s: no rollups in %s .. %s", kind, label,
                             result.details["period_start"], result.details["period_end"])
                 continue
-            report = build_report(result.fields, result.details, kind, label, self.clock.now())  # type: ignore[attr-defined]
+            report = build_report(result.fields, result.details, kind, label, self.clock.now())
             try:
                 paths = await asyncio.to_thread(write_report, reports_dir, report, kind, missing)
             except OSError as exc:
@@ -267,6 +257,6 @@ class FFBIFacadeMixin:
             written += [str(p) for p in paths]
         return written
 
-    async def _bi_reports_job(self) -> None:
-        if self._bi_enabled:
+    async def _reports_job(self) -> None:
+        if self.enabled:
             await self.generate_reports()
