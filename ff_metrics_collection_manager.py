@@ -48,10 +48,16 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping  # noqa: E402
 from datetime import date, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO  # noqa: E402
+from ff_class_configs.ff_analytics_configs.ff_analytics_base_config import FFConfigError  # noqa: E402
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import (  # noqa: E402
+    FFAnalyticsAlertingConfigDTO,
+    FFAnalyticsConfigDTO,
+    FFAnalyticsPrivacyConfigDTO,
+)
 from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (  # noqa: E402
     FFAnalyticsManagerConfigDTO,
     ff_manager_settings,
+    load_config,
 )
 from ff_protocols.ff_analytics_protocols import FFAnalyticsProtocol, FFMonitoringProtocol  # noqa: E402
 from ff_utils.ff_analytics_alerts.ff_alert_rules import FFAlertRuleDTO  # noqa: E402
@@ -68,7 +74,17 @@ from ff_utils.ff_analytics_store.ff_store_metadata import ff_write_store_metadat
 from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore, ff_close_at_exit  # noqa: E402
 from ff_utils.ff_analytics_system.ff_system_service import FFSystemService  # noqa: E402
 
-__all__ = ["FFMetricsCollectionManager", "__version__"]
+__all__ = [
+    "FFAnalyticsAlertingConfigDTO",
+    "FFAnalyticsConfigDTO",
+    "FFAnalyticsManagerConfigDTO",
+    "FFAnalyticsPrivacyConfigDTO",
+    "FFConfigError",
+    "FFMetricsCollectionManager",
+    "__version__",
+    "load_config",
+    "main",
+]
 
 __version__ = "0.2.0"
 
@@ -568,6 +584,17 @@ class FFMetricsCollectionManager(FFAnalyticsProtocol, FFMonitoringProtocol):
         return self.analysis.forecast_capacity_sync(window, write=write)
 
 
+def main(argv: list[str] | None = None) -> int:
+    """The ``ff-metrics`` command (also ``python -m ff_metrics_collection_manager``)."""
+    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
+
+    return run_cli(argv, FFMetricsCollectionManager)
+
+
 atexit.register(_close_managers_at_exit)  # runs before the store's own exit flush (LIFO)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_managers_in_child)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -272,7 +272,7 @@ async def test_raise_alert_for_other_domains(tmp_path):
 def test_cli_list_ack_resolve_history_recovery(tmp_path, capsys):
     import asyncio
 
-    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
+    from ff_metrics_collection_manager import main as run_cli
 
     async def seed():
         m = FFMetricsCollectionManager(_config(tmp_path))

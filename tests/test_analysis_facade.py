@@ -193,7 +193,7 @@ async def test_forecast_capacity_feeds_capacity_planning(tmp_path):
 def test_cli_analyze_prints_findings(tmp_path, capsys):
     import asyncio
 
-    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
+    from ff_metrics_collection_manager import main as run_cli
 
     cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(tmp_path)
@@ -219,7 +219,7 @@ def test_cli_analyze_prints_findings(tmp_path, capsys):
 
 
 def test_bench_analysis_runs_small(capsys):
-    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
+    from ff_metrics_collection_manager import main as run_cli
 
     rc = run_cli(["bench", "analysis", "--events", "1000", "--days", "3", "--repeat", "1", "--format", "json"])
     res = json.loads(capsys.readouterr().out)

@@ -194,7 +194,7 @@ def test_linear_fit() -> None:
 def test_cli_bi_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import asyncio
 
-    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
+    from ff_metrics_collection_manager import main as run_cli
 
     now = datetime.now(UTC)
 
@@ -249,7 +249,7 @@ async def test_end_to_end_record_user_analytics_then_rebuild(tmp_path: Path) -> 
 
 
 def test_cli_report_without_data_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
+    from ff_metrics_collection_manager import main as run_cli
 
     assert run_cli(["report", "--period", "month", "--base-path", str(tmp_path)]) == 1
     err = capsys.readouterr().err

@@ -13,7 +13,7 @@ import pytest
 
 from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO
 from ff_metrics_collection_manager import FFMetricsCollectionManager
-from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
+from ff_metrics_collection_manager import main as run_cli
 from ff_utils.ff_analytics_compliance.ff_audit_chain import CHECKPOINT_FILE
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 

@@ -72,7 +72,7 @@ def test_help_renders_with_an_example_and_leaves_take_the_common_flags(top: str,
     ],
 )
 def test_errors_are_one_line_and_non_zero(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    from ff_utils.ff_analytics_cli.ff_cli_main import main
+    from ff_metrics_collection_manager import main
 
     try:
         rc = main(argv)

@@ -220,7 +220,7 @@ def test_negative_controls_prove_the_browser_checks_can_fail(tmp_path: Path) -> 
 
 def test_dashboard_renders_in_headless_chromium(synthetic: tuple[Path, dict], tmp_path: Path) -> None:
     out = tmp_path / "dashboard.html"
-    rc = subprocess.run([sys.executable, "-m", "ff_utils.ff_analytics_cli", "dashboard", "--base-path",
+    rc = subprocess.run([sys.executable, "-m", "ff_metrics_collection_manager", "dashboard", "--base-path",
                          str(synthetic[0]), "--out", str(out), "--days", "0"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert rc.returncode == 0, rc.stderr
     dom, console, urls = _run_chromium(out, tmp_path, "--dump-dom")
@@ -242,7 +242,7 @@ def test_dashboard_renders_in_headless_chromium(synthetic: tuple[Path, dict], tm
 
 def test_demo_dashboard_renders_with_every_panel(tmp_path: Path) -> None:
     base = tmp_path / "demo"
-    rc = subprocess.run([sys.executable, "-m", "ff_utils.ff_analytics_cli", "demo", "--base-path", str(base),
+    rc = subprocess.run([sys.executable, "-m", "ff_metrics_collection_manager", "demo", "--base-path", str(base),
                          "--users", "40", "--days", "3", "--workers", "1", "--no-progress", "--start", "2026-11-01"],
                         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rc.returncode == 0, rc.stdout + rc.stderr

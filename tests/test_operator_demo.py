@@ -21,7 +21,7 @@ PANELS = {"resources", "response", "errors", "users", "features", "peak_hours", 
 
 def _demo(base: Path, *extra: str, timeout: int = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ff_utils.ff_analytics_cli", "demo", "--base-path", str(base), *extra],
+        [sys.executable, "-m", "ff_metrics_collection_manager", "demo", "--base-path", str(base), *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout,
     )
 

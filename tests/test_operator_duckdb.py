@@ -19,7 +19,7 @@ START, END = "2026-11-01T00:00:00Z", "2026-11-04T00:00:00Z"
 
 
 def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ff_utils.ff_analytics_cli", *argv], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "ff_metrics_collection_manager", *argv], cwd=ROOT,
                           capture_output=True, text=True, timeout=240)
 
 

@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _operator_helpers import build_synthetic_store, open_store  # noqa: E402
 
-from ff_utils.ff_analytics_cli.ff_cli_main import main  # noqa: E402
+from ff_metrics_collection_manager import main  # noqa: E402
 from ff_utils.ff_analytics_core.ff_clock import ff_parse_iso  # noqa: E402
 from ff_utils.ff_analytics_exposition.ff_export_writer import (  # noqa: E402
     ff_decode_csv_cell,

@@ -16,8 +16,10 @@ from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_E
 pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_manager_config")
 
 from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FFAnalyticsManagerConfigDTO  # noqa: E402
-from ff_metrics_collection_manager import FFMetricsCollectionManager  # noqa: E402
-from ff_utils.ff_analytics_cli.ff_cli_main import main  # noqa: E402
+from ff_metrics_collection_manager import (
+    FFMetricsCollectionManager,  # noqa: E402
+    main,  # noqa: E402
+)
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +80,8 @@ def test_export_and_erase_user_cli(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_bench_analytics_small(tmp_path: Path) -> None:
     from ff_utils.ff_analytics_bench import ff_analytics_bench as bench
 
-    args = SimpleNamespace(events=3000, users=300, batch=500, fsync_policy="batch", dir=str(tmp_path))
+    args = SimpleNamespace(events=3000, users=300, batch=500, fsync_policy="batch", dir=str(tmp_path),
+                           manager_factory=FFMetricsCollectionManager)
     res = bench.run(args)
     assert res["read_back_ok"] is True
     assert res["single_stored"] == 3000 + 1 and res["batch_stored"] == 3000

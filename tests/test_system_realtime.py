@@ -108,7 +108,7 @@ def test_probe_samples_real_values(tmp_path: Path) -> None:
 
 def _cli(*args: str, **kw: Any) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "ff_utils.ff_analytics_cli", *args],
+        [sys.executable, "-m", "ff_metrics_collection_manager", *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
     )
 
@@ -148,7 +148,8 @@ def test_cli_run_duration_and_argument_errors(tmp_path: Path) -> None:
 def test_bench_instrument_small() -> None:
     from ff_utils.ff_analytics_bench import ff_instrument_bench
 
-    res = ff_instrument_bench.run(argparse.Namespace(calls=200_000, components=4, repeat=1))
+    res = ff_instrument_bench.run(argparse.Namespace(calls=200_000, components=4, repeat=1,
+                                                   manager_factory=FFMetricsCollectionManager))
     assert res["record_request_calls_per_s_best"] > 100_000  # the real target is checked by the bench itself
     assert res["calls"] == 200_000
 
@@ -156,7 +157,8 @@ def test_bench_instrument_small() -> None:
 def test_bench_overhead_two_seconds() -> None:
     from ff_utils.ff_analytics_bench import ff_overhead_bench
 
-    res = ff_overhead_bench.run(argparse.Namespace(duration=2.0, interval=1.0, level="standard"))
+    res = ff_overhead_bench.run(argparse.Namespace(duration=2.0, interval=1.0, level="standard",
+                                                 manager_factory=FFMetricsCollectionManager))
     assert res["ticks"] >= 2 and res["failed_ticks"] == 0
     assert 0.0 <= res["cpu_percent_of_one_core"] < 100.0
     assert res["records_written"] >= res["ticks"] * 3

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ff_utils.ff_analytics_bench.ff_bench_support import bench_manager_factory
+
 BENCH_NAME = "analytics"
 BENCH_HELP = "user events/s through await record_user_analytics and record_user_events (batch durability)"
 BENCH_EXAMPLE = "example: ff-metrics bench analytics --events 200000 --users 10000 --batch 1000"
@@ -49,22 +51,21 @@ def _events(n: int, users: int) -> list[tuple[str, str, str, dict[str, Any]]]:
     return out
 
 
-def _manager(root: Path, policy: str) -> Any:
+def _manager(factory: Any, root: Path, policy: str) -> Any:
     from dataclasses import replace
 
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
         FFAnalyticsManagerConfigDTO,
     )
-    from ff_metrics_collection_manager import FFMetricsCollectionManager
 
     cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(root)
     cfg.analytics = replace(cfg.analytics, fsync_policy=policy, max_buffered_records=2_000_000)
-    return FFMetricsCollectionManager(cfg, writer_id="bench")
+    return factory(cfg, writer_id="bench")
 
 
-async def _run_single(root: Path, events: list[Any], policy: str) -> dict[str, Any]:
-    m = _manager(root, policy)
+async def _run_single(factory: Any, root: Path, events: list[Any], policy: str) -> dict[str, Any]:
+    m = _manager(factory, root, policy)
     await m.initialize_analytics_system(start_collection=False)
     rec = m.record_user_analytics
     await rec(*events[0])  # first use creates the key and loads the index (not timed)
@@ -80,8 +81,8 @@ async def _run_single(root: Path, events: list[Any], policy: str) -> dict[str, A
             "single_stored": stats.get("stored", 0)}
 
 
-async def _run_batch(root: Path, events: list[Any], policy: str, batch: int) -> dict[str, Any]:
-    m = _manager(root, policy)
+async def _run_batch(factory: Any, root: Path, events: list[Any], policy: str, batch: int) -> dict[str, Any]:
+    m = _manager(factory, root, policy)
     await m.initialize_analytics_system(start_collection=False)
     await m.record_user_events(events[:1])
     chunks = [events[i : i + batch] for i in range(0, len(events), batch)]
@@ -97,9 +98,9 @@ async def _run_batch(root: Path, events: list[Any], policy: str, batch: int) -> 
             "batch_stored": stored}
 
 
-async def _run_breakdown(root: Path, events: list[Any], policy: str) -> dict[str, Any]:
+async def _run_breakdown(factory: Any, root: Path, events: list[Any], policy: str) -> dict[str, Any]:
     """Microseconds per event of each stage, measured separately on the same events."""
-    m = _manager(root, policy)
+    m = _manager(factory, root, policy)
     await m.initialize_analytics_system(start_collection=False)
     await m.record_user_analytics(*events[0])
     p = m.privacy.pipeline
@@ -142,21 +143,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.batch <= 0:
         raise ValueError("--batch: must be > 0")
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="ff-bench-analytics-"))
+    factory = bench_manager_factory(args)
     events = _events(args.events, args.users)
     out: dict[str, Any] = {"events": args.events, "users": args.users, "batch": args.batch,
                            "fsync_policy": args.fsync_policy}
     try:
-        out.update(asyncio.run(_run_single(root / "single", events, args.fsync_policy)))
+        out.update(asyncio.run(_run_single(factory, root / "single", events, args.fsync_policy)))
         read_back = _count(root / "single")
         if read_back != out["single_stored"]:  # stats include the untimed warm-up event
             raise RuntimeError(f"bench analytics: stored {out['single_stored']} but read back {read_back}")
-        out.update(asyncio.run(_run_batch(root / "batch", events, args.fsync_policy, args.batch)))
+        out.update(asyncio.run(_run_batch(factory, root / "batch", events, args.fsync_policy, args.batch)))
         read_back = _count(root / "batch")
         if read_back != out["batch_stored"] + 1:
             raise RuntimeError(f"bench analytics: stored {out['batch_stored']} but read back {read_back}")
         out["read_back_ok"] = True
         if getattr(args, "breakdown", False):
-            out.update(asyncio.run(_run_breakdown(root / "breakdown", events, args.fsync_policy)))
+            out.update(asyncio.run(_run_breakdown(factory, root / "breakdown", events, args.fsync_policy)))
     finally:
         if not args.dir:
             shutil.rmtree(root, ignore_errors=True)

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ff_utils.ff_analytics_bench.ff_bench_support import bench_manager_factory
+
 BENCH_NAME = "instrument"
 BENCH_HELP = "record_request / time_operation / record_metric calls per second (aggregated per window)"
 BENCH_EXAMPLE = "example: ff-metrics bench instrument --calls 2000000 --components 4"
@@ -21,17 +23,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=3, help="runs; the best and the median are reported")
 
 
-def _build(root: Path) -> Any:
+def _build(factory: Any, root: Path) -> Any:
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
         FFAnalyticsManagerConfigDTO,
     )
-    from ff_metrics_collection_manager import FFMetricsCollectionManager
 
     cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(root)
     cfg.analytics.analytics_level = "standard"
     cfg.analytics.enable_real_time_metrics = False
-    return FFMetricsCollectionManager(cfg, writer_id="bench-instrument")
+    return factory(cfg, writer_id="bench-instrument")
 
 
 def _record_request_rate(m: Any, calls: int, comps: list[str]) -> float:
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("--components: must be > 0")
     root = Path(tempfile.mkdtemp(prefix="ff-bench-instrument-"))
     try:
-        m = _build(root)
+        m = _build(bench_manager_factory(args), root)
         comps = [f"component_{i}" for i in range(args.components)]
         rates = []
         for _ in range(max(1, args.repeat)):

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from ff_utils.ff_analytics_bench.ff_bench_support import bench_manager_factory
+
 BENCH_NAME = "maintenance"
 BENCH_HELP = "retention cleanup + compression over 400 days x 18 streams; audit verification records/s"
 BENCH_EXAMPLE = "example: ff-metrics bench maintenance --days 400 --records-per-file 20 --audit-records 300000"
@@ -75,11 +77,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
         FFAnalyticsManagerConfigDTO,
     )
-    from ff_metrics_collection_manager import FFMetricsCollectionManager
     from ff_utils.ff_analytics_compliance.ff_audit_chain import build_chain_lines, load_or_create_audit_key
     from ff_utils.ff_analytics_compliance.ff_audit_verifier import FFAuditVerifier
     from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
+    factory = bench_manager_factory(args)
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="ff-bench-maint-"))
     out: dict[str, Any] = {"days": args.days, "streams": 18}
     try:
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cfg = FFAnalyticsManagerConfigDTO()
         cfg.storage.base_path = str(base)
         clock = FFManualClock(start + timedelta(days=args.days, hours=1))
-        m = FFMetricsCollectionManager(cfg, clock=clock, writer_id="bench")
+        m = factory(cfg, clock=clock, writer_id="bench")
         try:
             t0 = time.perf_counter()
             rep = m.run_retention_cleanup_sync()

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ff_utils.ff_analytics_bench.ff_bench_support import bench_manager_factory
+
 BENCH_NAME = "overhead"
 BENCH_HELP = "CPU %% of one core used by continuous collection (target <= 0.5%% at a 1 s interval)"
 BENCH_EXAMPLE = "example: ff-metrics bench overhead --duration 60 --interval 1"
@@ -26,17 +28,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="analytics level (default standard)")
 
 
-async def _measure(root: Path, duration: float, interval: float, level: str) -> dict[str, Any]:
+async def _measure(factory: Any, root: Path, duration: float, interval: float, level: str) -> dict[str, Any]:
     from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
         FFAnalyticsManagerConfigDTO,
     )
-    from ff_metrics_collection_manager import FFMetricsCollectionManager
 
     cfg = FFAnalyticsManagerConfigDTO()
     cfg.storage.base_path = str(root)
     cfg.analytics.analytics_level = level
     cfg.analytics.enable_real_time_metrics = False
-    m = FFMetricsCollectionManager(cfg, writer_id="bench-overhead")
+    m = factory(cfg, writer_id="bench-overhead")
     m.set_collection_interval(interval)
     await m.initialize_analytics_system(start_collection=False)
     c0, w0 = time.process_time(), time.perf_counter()
@@ -71,6 +72,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("--interval: must be > 0")
     root = Path(tempfile.mkdtemp(prefix="ff-bench-overhead-"))
     try:
-        return asyncio.run(_measure(root, args.duration, args.interval, args.level))
+        return asyncio.run(_measure(bench_manager_factory(args), root, args.duration, args.interval, args.level))
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -1,7 +1,8 @@
 """The ``ff-metrics`` command: the argparse root and the explicit list of command modules.
 
 Each command module defines ``register(subparsers, parents)``; benchmarks are registered by
-:mod:`ff_utils.ff_analytics_cli.ff_bench_commands`. ``main`` is the console script.
+:mod:`ff_utils.ff_analytics_cli.ff_bench_commands`. The console script is
+``ff_metrics_collection_manager:main``, which calls :func:`run_cli` with the manager class.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ff_utils.ff_analytics_cli import (
@@ -29,7 +31,7 @@ from ff_utils.ff_analytics_cli.ff_cli_support import (
     emit,
 )
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main", "run_cli"]
+__all__ = ["COMMAND_MODULES", "build_parser", "run_cli"]
 
 COMMAND_MODULES = (
     ff_system_commands,
@@ -79,9 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_cli(argv: list[str] | None = None) -> int:
+def run_cli(argv: list[str] | None, manager_factory: Callable[..., Any]) -> int:
+    """Parse ``argv`` and run the command with managers built by ``manager_factory``; the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.manager_factory = manager_factory
     if getattr(args, "verbose", False):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -96,8 +100,3 @@ def run_cli(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ff-metrics`` console script."""
-    return run_cli(argv)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps
@@ -47,11 +48,21 @@ def load_cli_config(args: argparse.Namespace) -> Any:
     return config
 
 
+def manager_factory(args: argparse.Namespace) -> Callable[..., Any]:
+    """The manager class the entry point handed to :func:`run_cli` (``args.manager_factory``).
+
+    The CLI never imports the manager module itself: ``ff_metrics_collection_manager.main`` passes
+    its class in, so the CLI (and the benchmarks it runs) stay below the manager in the import graph.
+    """
+    factory = getattr(args, "manager_factory", None)
+    if factory is None:
+        raise FFCliError("no manager: run the command through ff_metrics_collection_manager.main (ff-metrics)")
+    return factory
+
+
 def build_manager(args: argparse.Namespace, **kwargs: Any) -> Any:
     """A manager for the CLI flags (not initialized; call ``initialize_analytics_system``)."""
-    from ff_metrics_collection_manager import FFMetricsCollectionManager
-
-    return FFMetricsCollectionManager(load_cli_config(args), **kwargs)
+    return manager_factory(args)(load_cli_config(args), **kwargs)
 
 
 def emit(args: argparse.Namespace, data: Any, table: str | None = None) -> None:

@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ff_utils.ff_analytics_cli.ff_cli_support import load_cli_config, manager_factory
 from ff_utils.ff_analytics_cli.ff_demo_report import ff_sum_numeric, ff_verify_output_file
 from ff_utils.ff_analytics_core.ff_clock import FFClock, FFManualClock, ff_iso
 from ff_utils.ff_analytics_core.ff_logging import get_logger
@@ -62,6 +63,7 @@ class FFDemoOptionsDTO:
     environment: str | None = None
     erase_user: int | None = None  # default: the most active early user
     opt_out_user: int | None = None  # default: the next most active early user
+    manager_factory: Any = None  # the manager class (picklable by reference: workers get it too)
 
     def validate(self) -> None:
         for name, lo, hi in (("users", 1, 1_000_000), ("days", 1, 366), ("workers", 1, 64)):
@@ -70,6 +72,8 @@ class FFDemoOptionsDTO:
                 raise ValueError(f"--{name}: must be an int in [{lo}, {hi}], got {v!r}")
         if self.start is not None and not isinstance(self.start, date):
             raise TypeError(f"--start: expected a date, got {type(self.start).__name__}")
+        if not callable(self.manager_factory):
+            raise TypeError("manager_factory: expected the manager class, got None")
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
@@ -92,12 +96,11 @@ def ff_demo_options_from_args(args: argparse.Namespace) -> FFDemoOptionsDTO:
             raise ValueError(f"--start: not a YYYY-MM-DD date: {args.start!r}") from exc
     base = args.base_path
     if not base:  # the configured store (default analytics_data/), like every other command
-        from ff_utils.ff_analytics_cli.ff_cli_support import load_cli_config
-
         base = load_cli_config(args).storage.base_path
     opts = FFDemoOptionsDTO(
         base_path=base, users=args.users, days=args.days, workers=args.workers,
         seed=args.seed, start=start, progress=args.progress, config_path=args.config, environment=args.env,
+        manager_factory=manager_factory(args),
     )
     opts.validate()
     return opts
@@ -250,11 +253,9 @@ def _user_events(u: _User, t0: float, incident: bool) -> list[tuple[float, str, 
 
 
 async def _simulate(worker: int, opts: FFDemoOptionsDTO, start: datetime, progress: Any) -> dict[str, Any]:
-    from ff_metrics_collection_manager import FFMetricsCollectionManager
-
     clock = FFManualClock(start)
     steps = _Steps()
-    m = FFMetricsCollectionManager(_load_config(opts), clock=clock, writer_id=f"demo-w{worker}")
+    m = opts.manager_factory(_load_config(opts), clock=clock, writer_id=f"demo-w{worker}")
     await steps.call("initialize", m, "initialize_analytics_system", start_collection=False)
     users = [_make_user(opts.seed, u, opts.days) for u in range(opts.users) if u % opts.workers == worker]
     stats = {"worker": worker, "users": len(users), "events": 0, "events_not_stored": 0, "sessions": 0,
@@ -416,10 +417,8 @@ def _prepare_base(base: Path) -> None:
 
 
 async def _build_outputs(opts: FFDemoOptionsDTO, start: datetime, end: datetime, steps: _Steps) -> dict[str, Any]:
-    from ff_metrics_collection_manager import FFMetricsCollectionManager
-
     clock = FFManualClock(end + timedelta(minutes=5))
-    m = FFMetricsCollectionManager(_load_config(opts), clock=clock, writer_id="demo-main")
+    m = opts.manager_factory(_load_config(opts), clock=clock, writer_id="demo-main")
     out: dict[str, Any] = {}
     await steps.call("initialize", m, "initialize_analytics_system", start_collection=False)
     erase, opt_out = _special_users(opts)
