@@ -20,7 +20,7 @@ from ff_utils.ff_analytics_core.ff_json_utils import (
 )
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("step", ["write", "fsync", "fchmod", "replace"])

@@ -29,7 +29,7 @@ from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 
 N_RECORDS = 10_000
 FLIPS = int(os.environ.get("FF_TEST_TAMPER_FLIPS", "5000"))
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _entry(i: int) -> dict:

@@ -437,7 +437,7 @@ def test_every_field_is_documented() -> None:
     """docs/configuration.md names every config field (keeps the reference in sync with the code)."""
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
     missing = [
         f"{cls.__name__}.{name}"
         for cls in (FFAnalyticsStorageConfigDTO, FFAnalyticsConfigDTO, FFAnalyticsPrivacyConfigDTO, FFAnalyticsAlertingConfigDTO)

@@ -15,7 +15,7 @@ from ff_utils.ff_analytics_core.ff_clock import ff_parse_iso
 
 pytest.importorskip("ff_class_configs.ff_analytics_configs.ff_analytics_manager_config")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 _CHILD = r"""
 import asyncio, sys, time

@@ -20,7 +20,7 @@ from ff_utils.ff_analytics_core.ff_clock import FFManualClock
 from ff_utils.ff_analytics_privacy.ff_user_erasure import FFUserDataEraser
 from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VICTIM = "v" * 31 + "1"  # a pseudonym (32 hex-like chars)
 OTHERS = [f"{i:032x}" for i in range(1, 9)]
 STREAMS = ("session_analytics", "feature_usage", "engagement_metrics", "behavior_patterns")

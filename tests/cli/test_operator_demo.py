@@ -15,7 +15,7 @@ import pytest
 from ff_utils.ff_analytics_core.ff_json_utils import ff_read_jsonl
 from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PANELS = {"resources", "response", "errors", "users", "features", "peak_hours", "alerts", "health", "bi"}
 
 

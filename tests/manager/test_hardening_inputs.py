@@ -6,7 +6,7 @@ store holds exactly the bytes it held before (a rejected call writes nothing). A
 table complete: every public callable of ``FFMetricsCollectionManager`` has a row or an explicit,
 commented exemption.
 
-The accepting side (valid but hostile values) is ``tests/test_hardening_inputs_accept.py``.
+The accepting side (valid but hostile values) is ``tests/manager/test_hardening_inputs_accept.py``.
 """
 
 from __future__ import annotations

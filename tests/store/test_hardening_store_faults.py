@@ -17,7 +17,7 @@ from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 from ff_utils.ff_analytics_testing.ff_fault_injector import FFFaultInjector
 from tests._store_helpers import store_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RECORDS = int(os.environ.get("FF_TEST_FAULT_RECORDS", "120"))
 
 

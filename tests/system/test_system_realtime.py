@@ -19,7 +19,7 @@ from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FF
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_system.ff_system_probe import FFSystemProbe
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LAG_BOUND_MS = float(os.environ.get("FF_TEST_LOOP_LAG_BOUND_MS", "100"))
 
 

@@ -6,24 +6,20 @@ import csv
 import io
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _operator_helpers import build_synthetic_store, open_store  # noqa: E402
-
-from ff_metrics_collection_manager import main  # noqa: E402
-from ff_utils.ff_analytics_core.ff_clock import ff_parse_iso  # noqa: E402
-from ff_utils.ff_analytics_exposition.ff_export_writer import (  # noqa: E402
+from ff_metrics_collection_manager import main
+from ff_utils.ff_analytics_core.ff_clock import ff_parse_iso
+from ff_utils.ff_analytics_exposition.ff_export_writer import (
     ff_decode_csv_cell,
     ff_encode_csv_cell,
     ff_export_stream,
     ff_parse_time_bound,
     ff_read_export,
 )
-from ff_utils.ff_analytics_exposition.ff_prometheus_exposition import (  # noqa: E402
+from ff_utils.ff_analytics_exposition.ff_prometheus_exposition import (
     FFPromFamilyDTO,
     ff_render_exposition,
     ff_sanitize_label_name,
@@ -31,6 +27,7 @@ from ff_utils.ff_analytics_exposition.ff_prometheus_exposition import (  # noqa:
     ff_validate_metric_name,
     ff_write_textfile,
 )
+from tests._operator_helpers import build_synthetic_store, open_store
 
 prom_parser = pytest.importorskip("prometheus_client.parser")
 

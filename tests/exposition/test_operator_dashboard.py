@@ -21,14 +21,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _operator_helpers import START, build_synthetic_store, open_store  # noqa: E402
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_exposition.ff_dashboard_data import ff_gather_dashboard_data, ff_merge_alerts
+from ff_utils.ff_analytics_exposition.ff_dashboard_render import CSP, ff_render_dashboard
+from tests._operator_helpers import START, build_synthetic_store, open_store
 
-from ff_utils.ff_analytics_core.ff_clock import FFManualClock  # noqa: E402
-from ff_utils.ff_analytics_exposition.ff_dashboard_data import ff_gather_dashboard_data, ff_merge_alerts  # noqa: E402
-from ff_utils.ff_analytics_exposition.ff_dashboard_render import CSP, ff_render_dashboard  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 PANELS = ("resources", "response", "errors", "users", "features", "peak_hours", "alerts", "health", "bi")
 

@@ -13,7 +13,7 @@ import pytest
 
 from ff_utils.ff_analytics_cli.ff_cli_main import build_parser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMMON = ("--base-path", "--config", "--env", "--format")
 REQUIRED = ("init", "run", "status", "bi", "report", "alerts", "analyze", "export", "export-user", "erase-user",
             "verify-audit", "compliance-report", "cleanup", "dashboard", "bench", "prometheus", "demo")
