@@ -14,39 +14,83 @@ Every public method delegates to one engine; the manager itself holds no domain 
 this library's root config, a host's root config carrying ``analytics`` (the spec's shape), or an
 analytics config alone (:func:`ff_manager_settings`).
 
-Embedded by ``pip install`` beside a host that has its own ``ff_utils``/``ff_class_configs``/
-``ff_protocols`` packages first on ``sys.path``, the host's packages win the import and would hide this
-library's subpackages; importing this module first adds the library's portions to the host packages'
-search path (``pkgutil.extend_path``), so both import. Copied into the host tree (``ff-metrics
-embed``) the subpackages sit inside the host's packages and nothing needs extending.
+Embedding. This library's modules live in ``ff_analytics_*`` subpackages of three packages a host
+has too (``ff_utils``, ``ff_class_configs``, ``ff_protocols``); this project ships no ``__init__.py``
+for them. Copied into the host tree (``ff-metrics embed``) the subpackages sit inside the host's
+packages. Installed by ``pip`` beside a host that runs from its own tree, the host's regular packages
+win the import and would hide the subpackages, so importing this module adds the library's directory
+to those packages' ``__path__``: at once for a package already imported, through a finder that acts
+only on these three names (and only appends a directory) for one imported later. Nothing under
+``ff_utils`` is imported at import time either: a host's root config module imports
+``FFAnalyticsConfigDTO`` from here while the host's ``ff_utils`` (which imports that root config) is
+not importable yet, so the engines are imported when the first manager is built.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+from types import ModuleType
+
+_SHARED_PACKAGES = frozenset({"ff_utils", "ff_class_configs", "ff_protocols"})
+_LIBRARY_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def _library_portion(name: str) -> str | None:
+    """This library's directory for the shared package ``name`` (None if it ships none)."""
+    path = os.path.join(_LIBRARY_ROOT, name)
+    return path if os.path.isdir(path) else None
+
+
+def _extend_package(module: ModuleType) -> None:
+    """Append this library's portion to a regular package's ``__path__`` (namespace paths are dynamic)."""
+    portion = _library_portion(module.__name__)
+    search = getattr(module, "__path__", None)
+    if portion is None or not isinstance(search, list):
+        return
+    if all(os.path.realpath(p) != os.path.realpath(portion) for p in search):
+        search.append(portion)
+
+
+class FFLibraryPortionFinder(importlib.abc.MetaPathFinder):
+    """Finds a host's ``ff_utils``/``ff_class_configs``/``ff_protocols`` as usual and adds this
+    library's portion to the spec's search locations; every other name is left to the next finder."""
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in _SHARED_PACKAGES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname)
+        if spec is None or not isinstance(spec.submodule_search_locations, list):
+            return None  # not found, or a namespace package: the normal machinery handles it
+        portion = _library_portion(fullname)
+        locations = spec.submodule_search_locations
+        if portion is not None and all(os.path.realpath(p) != os.path.realpath(portion) for p in locations):
+            locations.append(portion)
+        return spec
 
 
 def _attach_library_portions() -> None:
-    """Let the host's regular ``ff_*`` packages find this library's ``ff_analytics_*`` subpackages."""
-    for name in ("ff_utils", "ff_class_configs", "ff_protocols"):
-        try:
-            pkg = importlib.import_module(name)
-        except ImportError:  # no such package anywhere: nothing to extend
-            continue
-        if isinstance(pkg.__path__, list):  # a regular package (the host's); namespace paths are dynamic
-            pkg.__path__ = pkgutil.extend_path(pkg.__path__, name)
+    """Make this library's ``ff_analytics_*`` subpackages importable beside a host's packages."""
+    for name in _SHARED_PACKAGES:
+        module = sys.modules.get(name)
+        if module is not None:
+            _extend_package(module)
+    if not any(isinstance(f, FFLibraryPortionFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, FFLibraryPortionFinder())
 
 
 _attach_library_portions()
 
 import asyncio  # noqa: E402
 import atexit  # noqa: E402
-import os  # noqa: E402
 import weakref  # noqa: E402
 from collections.abc import Awaitable, Callable, Iterable, Mapping  # noqa: E402
 from datetime import date, datetime  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from ff_class_configs.ff_analytics_configs.ff_analytics_base_config import FFConfigError  # noqa: E402
 from ff_class_configs.ff_analytics_configs.ff_analytics_config import (  # noqa: E402
@@ -60,19 +104,12 @@ from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import ( 
     load_config,
 )
 from ff_protocols.ff_analytics_protocols import FFAnalyticsProtocol, FFMonitoringProtocol  # noqa: E402
-from ff_utils.ff_analytics_alerts.ff_alert_rules import FFAlertRuleDTO  # noqa: E402
-from ff_utils.ff_analytics_alerts.ff_alert_service import FFAlertService  # noqa: E402
-from ff_utils.ff_analytics_analysis.ff_analysis_service import FFAnalysisService  # noqa: E402
-from ff_utils.ff_analytics_bi.ff_bi_engine import FFBIResult  # noqa: E402
-from ff_utils.ff_analytics_bi.ff_bi_service import FFBIService  # noqa: E402
-from ff_utils.ff_analytics_compliance.ff_compliance_service import FFComplianceService  # noqa: E402
-from ff_utils.ff_analytics_core.ff_clock import FFClock  # noqa: E402
-from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub, TickHook  # noqa: E402
-from ff_utils.ff_analytics_core.ff_logging import get_logger  # noqa: E402
-from ff_utils.ff_analytics_privacy.ff_privacy_service import FFPrivacyService  # noqa: E402
-from ff_utils.ff_analytics_store.ff_store_metadata import ff_write_store_metadata  # noqa: E402
-from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore, ff_close_at_exit  # noqa: E402
-from ff_utils.ff_analytics_system.ff_system_service import FFSystemService  # noqa: E402
+
+if TYPE_CHECKING:
+    from ff_utils.ff_analytics_alerts.ff_alert_rules import FFAlertRuleDTO
+    from ff_utils.ff_analytics_bi.ff_bi_engine import FFBIResult
+    from ff_utils.ff_analytics_core.ff_clock import FFClock
+    from ff_utils.ff_analytics_core.ff_lifecycle_hub import TickHook
 
 __all__ = [
     "FFAnalyticsAlertingConfigDTO",
@@ -94,7 +131,22 @@ _LIVE_MANAGERS: weakref.WeakSet[FFMetricsCollectionManager] = weakref.WeakSet()
 def _close_managers_at_exit() -> None:
     """atexit: close every open manager (aggregates, audit queue, index deltas, then the store),
     bounded by ``ATEXIT_FLUSH_TIMEOUT_SECONDS``; the store's own exit flush follows."""
+    if not _LIVE_MANAGERS:
+        return
+    from ff_utils.ff_analytics_store.ff_stream_store import ff_close_at_exit
+
     ff_close_at_exit([m for m in list(_LIVE_MANAGERS) if not m.closed], "analytics managers")
+
+
+_EXIT_HANDLER: list[bool] = []
+
+
+def _register_exit_handler() -> None:
+    """Once, after the store module registered its own exit flush: atexit runs LIFO, so every
+    manager closes (emitting its aggregates into the store) before the store's last flush."""
+    if not _EXIT_HANDLER:
+        _EXIT_HANDLER.append(True)
+        atexit.register(_close_managers_at_exit)
 
 
 def _reset_managers_in_child() -> None:
@@ -120,6 +172,18 @@ class FFMetricsCollectionManager(FFAnalyticsProtocol, FFMonitoringProtocol):
         clock: FFClock | None = None,
         writer_id: str | None = None,
     ) -> None:
+        # the engines, imported on first use (see the module docstring: not at import time)
+        from ff_utils.ff_analytics_alerts.ff_alert_service import FFAlertService
+        from ff_utils.ff_analytics_analysis.ff_analysis_service import FFAnalysisService
+        from ff_utils.ff_analytics_bi.ff_bi_service import FFBIService
+        from ff_utils.ff_analytics_compliance.ff_compliance_service import FFComplianceService
+        from ff_utils.ff_analytics_core.ff_clock import FFClock
+        from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub
+        from ff_utils.ff_analytics_core.ff_logging import get_logger
+        from ff_utils.ff_analytics_privacy.ff_privacy_service import FFPrivacyService
+        from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
+        from ff_utils.ff_analytics_system.ff_system_service import FFSystemService
+
         settings = ff_manager_settings(config, "config")
         if clock is not None and not isinstance(clock, FFClock):
             raise TypeError(f"clock: expected an FFClock (or FFManualClock), got {type(clock).__name__}")
@@ -158,6 +222,7 @@ class FFMetricsCollectionManager(FFAnalyticsProtocol, FFMonitoringProtocol):
         self._record_metric = self.system.metric_recorder
         self._initialized = False
         _LIVE_MANAGERS.add(self)
+        _register_exit_handler()
 
     def _instrument_name_check(self, name: Any, what: str = "name") -> str:
         """Instrument names: a rejected unsafe name is also a security event (compliance)."""
@@ -218,6 +283,8 @@ class FFMetricsCollectionManager(FFAnalyticsProtocol, FFMonitoringProtocol):
         return True
 
     def _initialize_sync(self) -> tuple[str, list[str]]:
+        from ff_utils.ff_analytics_store.ff_store_metadata import ff_write_store_metadata
+
         self.store.ensure_tree()
         self.reports_path.mkdir(parents=True, exist_ok=True)
         return ff_write_store_metadata(self.analytics_path, self.base_path, self.settings.to_dict(),
@@ -588,10 +655,9 @@ def main(argv: list[str] | None = None) -> int:
     """The ``ff-metrics`` command (also ``python -m ff_metrics_collection_manager``)."""
     from ff_utils.ff_analytics_cli.ff_cli_main import run_cli
 
-    return run_cli(argv, FFMetricsCollectionManager)
+    return run_cli(argv, FFMetricsCollectionManager, __version__)
 
 
-atexit.register(_close_managers_at_exit)  # runs before the store's own exit flush (LIFO)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_managers_in_child)
 

@@ -1,4 +1,10 @@
-"""Configuration DTOs (analytics, privacy, alerting, storage, root + presets) and record DTOs."""
+"""Configuration DTOs: analytics, privacy, alerting, storage, the root config, presets and loading.
+
+This package imports nothing from ``ff_utils``: a host's root config module imports
+``FFAnalyticsConfigDTO`` while the host's own ``ff_utils`` (which imports that root config) is not
+importable yet. The record DTOs (``ff_analytics_entities_config``) use ``ff_utils`` core and are
+imported from their module.
+"""
 
 from ff_class_configs.ff_analytics_configs.ff_analytics_base_config import FFConfigError
 from ff_class_configs.ff_analytics_configs.ff_analytics_config import (
@@ -13,16 +19,6 @@ from ff_class_configs.ff_analytics_configs.ff_analytics_config import (
     FsyncPolicy,
     ReportFormat,
 )
-from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import (
-    ALERT_STATUSES,
-    FFAnalyticsAlertDTO,
-    FFAuditEventDTO,
-    FFBusinessIntelligenceDTO,
-    FFPrivacyEventDTO,
-    FFSecurityEventDTO,
-    FFSystemMetricsDTO,
-    FFUserAnalyticsDTO,
-)
 from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
     ENV_PREFIX,
     ENVIRONMENTS,
@@ -35,7 +31,6 @@ from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import (
 )
 
 __all__ = [
-    "ALERT_STATUSES",
     "ENVIRONMENTS",
     "ENV_PREFIX",
     "LOG_LEVEL_NAMES",
@@ -44,19 +39,12 @@ __all__ = [
     "AlertSeverity",
     "AnalyticsLevel",
     "BufferFullPolicy",
-    "FFAnalyticsAlertDTO",
     "FFAnalyticsAlertingConfigDTO",
     "FFAnalyticsConfigDTO",
     "FFAnalyticsPrivacyConfigDTO",
-    "FFAuditEventDTO",
-    "FFBusinessIntelligenceDTO",
     "FFConfigError",
     "FFAnalyticsManagerConfigDTO",
-    "FFPrivacyEventDTO",
-    "FFSecurityEventDTO",
     "FFAnalyticsStorageConfigDTO",
-    "FFSystemMetricsDTO",
-    "FFUserAnalyticsDTO",
     "FsyncPolicy",
     "ReportFormat",
     "env_var_mapping",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -29,7 +30,6 @@ from ff_class_configs.ff_analytics_configs.ff_analytics_config import (
     FFAnalyticsConfigDTO,
     FFAnalyticsPrivacyConfigDTO,
 )
-from ff_utils.ff_analytics_core.ff_logging import get_logger
 
 __all__ = [
     "ENVIRONMENTS",
@@ -44,7 +44,8 @@ __all__ = [
     "preset_config",
 ]
 
-logger = get_logger(__name__)
+# stdlib logging directly: this package must import without ff_utils (see the package docstring)
+logger = logging.getLogger("ff_analytics.config")
 
 ENVIRONMENTS = ("development", "test", "production")
 ENV_PREFIX = "FF_ANALYTICS_"

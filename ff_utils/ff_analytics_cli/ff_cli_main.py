@@ -19,6 +19,7 @@ from ff_utils.ff_analytics_cli import (
     ff_bench_commands,
     ff_bi_commands,
     ff_compliance_commands,
+    ff_embed_commands,
     ff_operator_commands,
     ff_privacy_commands,
     ff_system_commands,
@@ -41,6 +42,7 @@ COMMAND_MODULES = (
     ff_compliance_commands,
     ff_analysis_commands,
     ff_operator_commands,
+    ff_embed_commands,
     ff_bench_commands,
 )
 
@@ -61,12 +63,15 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(version: str | None = None) -> argparse.ArgumentParser:
+    """The argparse root; ``version`` (the library's ``__version__``) enables ``--version``."""
     parser = argparse.ArgumentParser(
         prog="ff-metrics",
         description="FF analytics manager: flat-file analytics, monitoring and compliance store.",
         epilog="example: ff-metrics demo && ff-metrics status",
     )
+    if version is not None:
+        parser.add_argument("--version", action="version", version=f"ff-metrics {version}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     p = sub.add_parser(
         "init",
@@ -81,9 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_cli(argv: list[str] | None, manager_factory: Callable[..., Any]) -> int:
+def run_cli(argv: list[str] | None, manager_factory: Callable[..., Any], version: str | None = None) -> int:
     """Parse ``argv`` and run the command with managers built by ``manager_factory``; the exit code."""
-    parser = build_parser()
+    parser = build_parser(version)
     args = parser.parse_args(argv)
     args.manager_factory = manager_factory
     if getattr(args, "verbose", False):

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ff_class_configs.ff_analytics_configs import (
+from ff_class_configs.ff_analytics_configs import FFAnalyticsConfigDTO
+from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import (
     FFAnalyticsAlertDTO,
-    FFAnalyticsConfigDTO,
     FFAuditEventDTO,
     FFBusinessIntelligenceDTO,
     FFPrivacyEventDTO,
