@@ -1,4 +1,4 @@
-"""FFMetricsCollectionManager: the facade the chat backend embeds.
+"""FFMetricsCollectionManager: what the chat backend embeds.
 
 The manager composes one engine per domain, each an attribute built from what it needs (store,
 clock, analytics config, the lifecycle hub, and the few callables it uses of another engine):

@@ -34,7 +34,7 @@ ROLLUP_STREAM = "rollups"
 RECORD_TYPE = "hourly_rollup"
 ROLLUP_VERSION = 1
 USER_STREAMS = ("session_analytics", "feature_usage", "engagement_metrics", "behavior_patterns")
-RESOURCE_STREAM = "resource_usage"  # per-tick resource samples (system facade)
+RESOURCE_STREAM = "resource_usage"  # per-tick resource samples (system service)
 REQUEST_STREAM = "performance"  # per-tick request windows: records with kind == "window"
 KEY_CATEGORIES = ("type_users", "feature_users", "platform_users", "segment_users")
 _RES_FIELDS = (
@@ -311,7 +311,7 @@ class FFRollupAccumulator:
 
     def observe_system(self, m: Any, *, resources: bool = True, requests: bool = True) -> None:
         """Account one collection tick (an ``FFSystemMetricsDTO``): its resource sample and its
-        request window (mean response time, errors, throughput), each only when the system facade
+        request window (mean response time, errors, throughput), each only when the system service
         stores it (``resources``/``requests``), so a rebuild from raw sees the same ticks."""
         ts = getattr(m, "timestamp", None)
         if not ts:

@@ -30,7 +30,7 @@ def erase_user_from_rollups(store: Any, user_hash: str) -> int:
     Hourly rollups hold exact 64-bit key sets, so the user is removed from them in place (each file
     rewritten atomically under an exclusive lock, like ``FFStreamStore.rewrite_file``). Event
     counts are anonymous aggregates and stay; run ``rebuild_rollups`` over the affected range to
-    also drop the erased user's events from the counts (operators do this after erasure; the facade does not).
+    also drop the erased user's events from the counts (operators do this after erasure; the BI service does not).
     """
     if not isinstance(user_hash, str) or not user_hash:
         raise ValueError("user_hash: expected a non-empty str")

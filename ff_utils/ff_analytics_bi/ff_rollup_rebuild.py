@@ -223,7 +223,7 @@ def rebuild_rollups(
     """Replace the stored rollups of the hours in ``[start, end)`` with ones recomputed from raw.
 
     Returns counts: hours rebuilt, rollup records removed and written, partitions rewritten. The
-    caller must flush its own accumulator and store first (the facade does). Each rollup partition
+    caller must flush its own accumulator and store first (the BI service does). Each rollup partition
     is replaced as soon as all its hours are computed.
     """
     s, e = _hour_floor(start), _hour_ceil(end)

@@ -69,7 +69,7 @@ def ff_operator_snapshot(store: Any, clock: FFClock | None = None, *, data: FFDa
         latest.update({k: v for k, v in res.items() if _num(v) is not None})
         latest["timestamp"] = res.get("timestamp")
     win = _latest_record(store, "performance", lambda x: x.get("kind") == "window" and bool(x.get("count")))
-    if win is not None:  # the latest collection window with requests (system facade records)
+    if win is not None:  # the latest collection window with requests (system service records)
         for src, dst in (("mean", "response_time_ms"), ("p50", "p50_response_time_ms"), ("p95", "p95_response_time_ms"),
                          ("p99", "p99_response_time_ms"), ("throughput_per_s", "throughput_requests_per_second"),
                          ("success_rate_percent", "success_rate_percent"), ("error_rate_percent", "error_rate_percent")):

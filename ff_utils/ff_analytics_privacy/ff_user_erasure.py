@@ -9,7 +9,7 @@
   byte-identical. A line that still mentions the pseudonym in another field (an aggregate holding a
   list of user hashes) has the pseudonym removed from its lists/sets/keys, under the same lock.
   Torn fragments in ``_quarantine/`` that contain the pseudonym are cut out as well.
-- Compliance streams ``audit_logs`` and ``privacy_events`` are not rewritten: the privacy facade
+- Compliance streams ``audit_logs`` and ``privacy_events`` are not rewritten: the privacy service
   never writes the pseudonym there (it writes ``subject_ref``, an unlinkable HMAC), and those logs
   may be hash-chained.
 

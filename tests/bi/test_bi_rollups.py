@@ -33,7 +33,7 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 
 @dataclass(slots=True)
 class _Event:
-    """FFUserAnalyticsDTO-like record as the privacy facade hands it over (plus event_type)."""
+    """FFUserAnalyticsDTO-like record as the privacy service hands it over (plus event_type)."""
 
     timestamp: str
     user_hash: str

@@ -1,4 +1,4 @@
-"""Compliance facade: audit from sync and async code, events, report, CLI, maintenance job."""
+"""Compliance service: audit from sync and async code, events, report, CLI, maintenance job."""
 
 from __future__ import annotations
 

@@ -342,7 +342,7 @@ def _read_user_hashes(base: Path) -> list[dict[str, Any]]:
     return out
 
 
-# ---------------------------------------------------------------- access and erasure through the facade
+# ---------------------------------------------------------------- access and erasure through the manager
 
 
 async def test_export_and_erase_through_manager(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def test_audit_partial_batch_without_cut_back_is_not_doubled(tmp_path: Path, mon
     entries = [{"action": "host_action", "n": i, "pad": "y" * 30} for i in range(20)]
     disk = _PartialDisk(ff_audit_chain, monkeypatch)
     with pytest.raises(OSError):
-        w.append_many(entries)  # what the compliance facade catches, keeps queued and retries
+        w.append_many(entries)  # what the compliance service catches, keeps queued and retries
     disk.truncate_fails = False
     w.append_many(entries + [{"action": "after", "n": 99}])  # the retry, with a newer entry
     w.close()
