@@ -9,6 +9,7 @@ would produce with a clock following the events.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -161,3 +162,45 @@ def write_raw_partitions(analytics_path: Path, records: Any, writer: str, *, sys
             w.add(rec, user_stream_rel(rec))
     w.close()
     return w.records
+
+
+def build_bi_store(root: Path, n: int, days: int, users: int, start: datetime) -> dict[str, Any]:
+    """Raw user/system partitions of ``n`` events over ``days`` days under ``root/analytics`` plus the hourly
+    rollups the hot path would have written (same accumulator); returns sizes and the rollup count."""
+    from types import SimpleNamespace
+
+    from ff_utils.ff_analytics_bi.ff_rollup_accumulator import FFRollupAccumulator
+    from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps_line
+
+    analytics = root / "analytics"
+    rollup_bufs: dict[str, bytearray] = {}
+
+    def emit(recs: list[dict[str, Any]]) -> None:
+        for r in recs:
+            rollup_bufs.setdefault(r["hour"][:10], bytearray()).extend(ff_dumps_line(r))
+
+    acc = FFRollupAccumulator("bench-writer", emit=emit)
+    raw = FFRawPartitionWriter(analytics, "bench-writer")
+    merged = heapq.merge(
+        ((r["timestamp"], 0, r) for r in generate_user_events(n, start=start, days=days, users=users)),
+        ((r["timestamp"], 1, r) for r in generate_system_samples(start=start, days=days)),
+        key=lambda x: (x[0], x[1]),
+    )
+    for _ts, kind, rec in merged:
+        if kind == 0:
+            raw.add(rec, user_stream_rel(rec))
+            acc.observe_user_dict(rec)
+        else:
+            raw.add(rec["resource"], RESOURCE_REL)
+            raw.add(rec["window"], REQUEST_REL)
+            acc.observe_system(SimpleNamespace(**rec["dto"]))
+    acc.flush()
+    raw.close()
+    rbytes = 0
+    for day, buf in rollup_bufs.items():
+        d = analytics / "business_intelligence" / "rollups" / f"date={day}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "part-bench-writer.jsonl").write_bytes(buf)
+        rbytes += len(buf)
+    raw_bytes = sum(f.stat().st_size for f in (analytics / "user_analytics").rglob("*.jsonl"))
+    return {"raw_bytes": raw_bytes, "rollup_bytes": rbytes, "rollup_records": acc.records_emitted}
