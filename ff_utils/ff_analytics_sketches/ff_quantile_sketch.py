@@ -73,7 +73,8 @@ class FFQuantileSketch:
             b[k] = get(k, 0) + c * weight
         self.zero_count += (len(values) - len(pos)) * weight
         self.count += len(values) * weight
-        self.total += s * weight
+        # weight 1: the same left-to-right float additions as one ``add`` per value
+        self.total = sum(values, self.total) if weight == 1 else self.total + s * weight
         if lo < self.min:
             self.min = lo
         if hi > self.max:
