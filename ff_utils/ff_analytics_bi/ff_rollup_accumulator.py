@@ -232,17 +232,50 @@ class FFRollupAccumulator:
             )
 
     def observe_user_dict(self, d: dict[str, Any]) -> None:
-        """Account one raw stored user record (the rebuild path); same rules as the hot path."""
-        ts = d.get("timestamp")
-        hk = ts[:13] if (type(ts) is str and len(ts) >= 13 and ts[10] == "T") else hour_key(ts)
+        """Account one stored user record (the hot path's observer; compact records: absent fields
+        take their defaults). Same rules as ``_add``, inlined for the common record shape."""
         g = d.get
+        ts = g("timestamp")
+        hk = ts[:13] if (type(ts) is str and len(ts) >= 13 and ts[10] == "T") else hour_key(ts)
+        uh = g("user_hash") or ""
+        et = g("event_type") or ""
+        features = g("features_used")
+        platform = g("platform") or ""
+        segment = g("user_segment") or ""
+        rating = g("satisfaction_rating")
+        conversions = g("conversion_events")
         with self._lock:
             b = self._cur if hk == self._cur_key else self._bucket(hk)
-            self._add(
-                b, g("user_hash") or "", g("event_type") or "", g("features_used") or (), g("platform") or "",
-                g("user_segment") or "", g("session_duration_seconds") or 0, g("satisfaction_rating"),
-                g("conversion_events") or (),
-            )
+            if features or conversions or rating is not None or type(uh) is not str or not uh:
+                self._add(b, uh, et, features or (), platform, segment, g("session_duration_seconds") or 0,
+                          rating, conversions or ())
+                return
+            b.events += 1
+            b.users.add(uh)
+            bt = b.by_type
+            bt[et] = bt.get(et, 0) + 1
+            s = b.type_users.get(et)
+            if s is None:
+                s = b.type_users[et] = set()
+            s.add(uh)
+            if platform:
+                bp = b.by_platform
+                bp[platform] = bp.get(platform, 0) + 1
+                s = b.platform_users.get(platform)
+                if s is None:
+                    s = b.platform_users[platform] = set()
+                s.add(uh)
+            if segment:
+                s = b.segment_users.get(segment)
+                if s is None:
+                    s = b.segment_users[segment] = set()
+                s.add(uh)
+            if et == "session_start":
+                b.sessions += 1
+            elif et == "session_end":
+                duration = g("session_duration_seconds") or 0
+                if duration is not None and duration >= 0:
+                    b.durations.add(float(duration))
 
     def fold_user_dicts(self, recs: list[Any], s_hk: str, e_hk: str) -> None:
         """Rebuild fast path: ``observe_user_dict`` for every dict whose hour is in ``[s_hk, e_hk)``,

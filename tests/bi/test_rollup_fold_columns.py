@@ -1,4 +1,5 @@
-"""The rebuild's column-wise fold gives the same hourly records as one ``observe_user_dict`` per record."""
+"""The rebuild's column-wise fold and the hot path's inlined ``observe_user_dict`` give the same hourly
+records as the generic per-record rules."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from ff_utils.ff_analytics_bench.ff_bi_workload import generate_user_events
 from ff_utils.ff_analytics_bi.ff_rollup_accumulator import FFRollupAccumulator
 
 
-def _fold(recs: list[Any], columnar: bool) -> list[dict[str, Any]]:
+def _fold(recs: list[Any], columnar: bool, generic: bool = False) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     acc = FFRollupAccumulator("w", emit=out.extend, auto_close=False)
-    if columnar:
+    if generic:  # the per-record rules (``_add``) the fast forms must equal
+        acc._fold_user_dicts_slow(recs, "2026-10-01T00", "2026-10-03T00")
+    elif columnar:
         for i in range(0, len(recs), 97):  # chunks cut across hours
             acc.fold_user_dicts(recs[i:i + 97], "2026-10-01T00", "2026-10-03T00")
     else:
@@ -40,5 +43,5 @@ def test_columnar_fold_equals_per_record_fold() -> None:
     columnar = _fold(recs, True)
     per_record = _fold([r for r in recs if isinstance(r, dict)], False)
     assert len(columnar) == 48  # two days in range
-    assert columnar == per_record
+    assert columnar == per_record == _fold(recs, False, generic=True)
     assert any(r["ratings"] for r in columnar) and any(r["segment_users"] for r in columnar)
