@@ -277,6 +277,12 @@ class FFRollupAccumulator:
                 if duration is not None and duration >= 0:
                     b.durations.add(float(duration))
 
+    def observe_user_dicts(self, recs: list[dict[str, Any]]) -> None:
+        """``observe_user_dict`` for each stored record of a batch: one lock, and each run of records
+        of one hour folded column by column (``_fold_run``)."""
+        with self._lock:
+            self.fold_user_dicts(recs, "", "\x7f")
+
     def fold_user_dicts(self, recs: list[Any], s_hk: str, e_hk: str) -> None:
         """Rebuild fast path: ``observe_user_dict`` for every dict whose hour is in ``[s_hk, e_hk)``,
         without the per-call lock (single-threaded use only). Same rules as ``_add``, applied per run
@@ -305,7 +311,6 @@ class FFRollupAccumulator:
     def _fold_run(self, b: _HourBucket, sub: list[dict[str, Any]]) -> bool:
         """Fold records of one hour into ``b`` column by column; False (nothing changed) when a
         field has a type the per-record path must judge."""
-        same = self._strings.setdefault  # one str object per user hash across hours (memory)
         uhs = [d.get("user_hash") or "" for d in sub]
         ets = [d.get("event_type") or "" for d in sub]
         plats = [d.get("platform") or "" for d in sub]
@@ -326,7 +331,9 @@ class FFRollupAccumulator:
                         return False
                     if v >= 0:
                         durs.append(float(v))
-        uhs = list(map(same, uhs, uhs))
+        if not self.auto_close:  # rebuild: one str object per user hash across hours (memory)
+            same = self._strings.setdefault
+            uhs = list(map(same, uhs, uhs))
         b.events += len(sub)
         b.users.update(uhs)
         b.users.discard("")

@@ -322,8 +322,12 @@ class FFStreamStore(FFStreamStoreProtocol):
             self.stream_dir(stream)
         buf = bytearray()
         n = 0
+        dumps = _orjson_dumps
         for rec in records:
-            buf += ff_dumps_line(rec)
+            try:
+                buf += dumps(rec, default=_json_default, option=_LINE_OPTS)
+            except orjson.JSONEncodeError:
+                buf += ff_dumps_line(rec)  # slow path: ints beyond 64 bits
             n += 1
         if not n:
             return 0
