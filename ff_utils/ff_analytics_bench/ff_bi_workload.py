@@ -20,6 +20,7 @@ import orjson
 
 from ff_utils.ff_analytics_core.ff_clock import ff_iso
 from ff_utils.ff_analytics_core.ff_file_ops import ff_ensure_directory
+from ff_utils.ff_analytics_store.ff_record_defaults import USER_RECORD_DEFAULTS as _DEFAULTS
 
 FEATURES = ("chat", "search", "documents", "tools", "export", "voice", "summaries", "templates")
 PLATFORMS = ("web", "ios", "android", "desktop")
@@ -164,9 +165,20 @@ def write_raw_partitions(analytics_path: Path, records: Any, writer: str, *, sys
     return w.records
 
 
-def build_bi_store(root: Path, n: int, days: int, users: int, start: datetime) -> dict[str, Any]:
+def compact_user_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """``rec`` as the pipeline stores it: default-valued fields left out (``return_user`` and
+    ``user_segment`` always kept), see ``ff_record_defaults``."""
+    return {k: v for k, v in rec.items() if k in _ALWAYS or v != _DEFAULTS.get(k, _MISSING)}
+
+
+_ALWAYS = frozenset({"timestamp", "user_hash", "event_type", "return_user", "user_segment"})
+_MISSING = object()
+
+
+def build_bi_store(root: Path, n: int, days: int, users: int, start: datetime, *, compact: bool = False) -> dict[str, Any]:
     """Raw user/system partitions of ``n`` events over ``days`` days under ``root/analytics`` plus the hourly
-    rollups the hot path would have written (same accumulator); returns sizes and the rollup count."""
+    rollups the hot path would have written (same accumulator); returns sizes and the rollup count.
+    ``compact``: user records as the pipeline writes them now (default-valued fields omitted)."""
     from types import SimpleNamespace
 
     from ff_utils.ff_analytics_bi.ff_rollup_accumulator import FFRollupAccumulator
@@ -188,7 +200,7 @@ def build_bi_store(root: Path, n: int, days: int, users: int, start: datetime) -
     )
     for _ts, kind, rec in merged:
         if kind == 0:
-            raw.add(rec, user_stream_rel(rec))
+            raw.add(compact_user_record(rec) if compact else rec, user_stream_rel(rec))
             acc.observe_user_dict(rec)
         else:
             raw.add(rec["resource"], RESOURCE_REL)

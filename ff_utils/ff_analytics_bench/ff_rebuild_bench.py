@@ -4,6 +4,9 @@ Setup (not timed): the same generated store as ``bench bi`` (raw user and system
 hourly rollups). Timed, each in a fresh process (so peak RSS is the run's own), interleaved for
 ``--repeat`` rounds, medians reported:
 
+Raw user records are compact (default-valued fields omitted, as the store writes them now);
+``--full-records`` writes them whole. Both engines read the same files.
+
 - ours: ``rebuild_rollups`` over every day (parse, fold, merge, atomic replacement of the rollups);
 - DuckDB (needs the ``duckdb`` package, in the dev extra): one full scan of the raw user partitions
   with the per-hour aggregate BI needs (events and distinct users per hour and event type, session
@@ -73,6 +76,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--users", type=int, default=20_000, help="distinct users (default 20000)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rebuild processes (default: cores)")
     p.add_argument("--repeat", type=int, default=3, help="interleaved rounds, medians reported (default 3)")
+    p.add_argument("--full-records", action="store_true",
+                   help="write raw user records whole (the format before compact records) instead of compact")
     p.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB peer (ours only)")
     p.add_argument("--dir", help="where to build the store (default: a temp dir, removed afterwards)")
 
@@ -107,7 +112,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                            "workers": args.workers, "repeat": args.repeat}
     try:
         t0 = time.perf_counter()
-        out.update(build_bi_store(root, args.events, args.days, args.users, start))
+        out["compact_records"] = not getattr(args, "full_records", False)
+        out.update(build_bi_store(root, args.events, args.days, args.users, start, compact=out["compact_records"]))
         out["setup_s"] = round(time.perf_counter() - t0, 2)
         glob = str(root / "analytics" / "user_analytics" / "*" / "*" / "*.jsonl")
         ours: list[dict[str, Any]] = []
