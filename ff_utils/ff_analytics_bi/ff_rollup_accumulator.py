@@ -19,6 +19,7 @@ Definitions: *sessions* = ``session_start`` events; *session duration* statistic
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -297,9 +298,12 @@ class FFRollupAccumulator:
         i = 0
         while i < n:
             hk = hks[i]
-            j = i + 1
-            while j < n and hks[j] == hk:
-                j += 1
+            # the run of ``hk`` from i: files are in time order, so bisect, then check the run in C
+            j = bisect_right(hks, hk, i)
+            if j <= i or hks[i:j].count(hk) != j - i:  # not sorted here: walk
+                j = i + 1
+                while j < n and hks[j] == hk:
+                    j += 1
             if len(hk) == 13 and hk[10] == "T" and s_hk <= hk < e_hk:
                 b = self._cur if hk == self._cur_key else self._bucket(hk)
                 if not self._fold_run(b, recs[i:j] if i or j < n else recs):
