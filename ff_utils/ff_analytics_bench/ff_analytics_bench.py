@@ -1,4 +1,16 @@
-"""``ff-metrics bench analytics``: user events/s end to end (privacy, routing, index, rollup hooks)."""
+"""``ff-metrics bench analytics``: user events/s end to end (privacy, routing, index, rollup hooks).
+
+``--peers`` adds, in the same run and interleaved with ours (``--repeat`` rounds, medians):
+
+- ``peer_structlog``: what a host would write for "just JSON lines": structlog with the orjson
+  renderer into a file, one ``log.info(event_type, user_id=..., session_id=..., **event_data)`` per
+  event, flushed and fsynced every ``--batch`` lines (the same durability as our ``batch`` policy);
+- ``limit_orjson_write``: the physical limit of the batch path: ``orjson.dumps`` of each event, one
+  ``write`` and one ``fsync`` per ``--batch`` records.
+
+Ratios: ``single_vs_structlog`` (ours single-event / structlog), ``batch_vs_single``, and
+``batch_vs_limit``.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fsync-policy", default="batch", choices=["never", "batch", "always"])
     p.add_argument("--dir", help="where to write (default: a temp dir, removed afterwards)")
     p.add_argument("--breakdown", action="store_true", help="also time the stages separately (us/event)")
+    p.add_argument("--peers", action="store_true",
+                   help="also run structlog+orjson to a file and the orjson+write+fsync limit (needs structlog)")
+    p.add_argument("--repeat", type=int, default=1, help="interleaved rounds; medians are reported (default 1)")
 
 
 def _events(n: int, users: int) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -126,6 +141,80 @@ async def _run_breakdown(factory: Any, root: Path, events: list[Any], policy: st
     }
 
 
+def _run_structlog_peer(path: Path, events: list[Any], batch: int) -> dict[str, Any]:
+    """structlog + orjson renderer into a file, fsync every ``batch`` lines (the peer a host would pick)."""
+    import os
+
+    import orjson
+    import structlog
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        log = structlog.wrap_logger(
+            structlog.BytesLogger(fh),
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.JSONRenderer(serializer=orjson.dumps),
+            ],
+            cache_logger_on_first_use=True,
+        )
+        info = log.info
+        fd = fh.fileno()
+        t0 = time.perf_counter()
+        left = batch
+        for user_id, session_id, event_type, data in events:
+            info(event_type, user_id=user_id, session_id=session_id, **data)
+            left -= 1
+            if not left:
+                fh.flush()
+                os.fsync(fd)
+                left = batch
+        fh.flush()
+        os.fsync(fd)
+        dt = time.perf_counter() - t0
+    lines = sum(1 for _ in open(path, "rb"))
+    if lines != len(events):
+        raise RuntimeError(f"bench analytics: structlog peer wrote {lines} lines for {len(events)} events")
+    return {"peer_structlog_events_per_s": round(len(events) / dt), "peer_structlog_bytes_per_event":
+            round(path.stat().st_size / len(events))}
+
+
+def _run_write_limit(path: Path, events: list[Any], batch: int) -> dict[str, Any]:
+    """orjson per event, one write + one fsync per ``batch`` records: the batch path's physical limit."""
+    import os
+
+    import orjson
+
+    dumps, opt = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        t0 = time.perf_counter()
+        for i in range(0, len(events), batch):
+            buf = bytearray()
+            for user_id, session_id, event_type, data in events[i:i + batch]:
+                buf += dumps({"user_id": user_id, "session_id": session_id, "event_type": event_type, **data},
+                             option=opt)
+            os.write(fd, buf)
+            os.fsync(fd)
+        dt = time.perf_counter() - t0
+    finally:
+        os.close(fd)
+    return {"limit_orjson_write_records_per_s": round(len(events) / dt)}
+
+
+def _stored_bytes_per_event(root: Path) -> int:
+    files = list((root / "analytics" / "user_analytics").rglob("*.jsonl"))
+    lines = sum(sum(1 for _ in open(f, "rb")) for f in files)
+    return round(sum(f.stat().st_size for f in files) / max(1, lines))
+
+
+def _median(xs: list[Any]) -> Any:
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
 def _count(root: Path) -> int:
     from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
     from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import USER_STREAMS
@@ -145,17 +234,49 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="ff-bench-analytics-"))
     factory = bench_manager_factory(args)
     events = _events(args.events, args.users)
+    repeat = getattr(args, "repeat", 1)
+    if repeat < 1:
+        raise ValueError("--repeat: must be >= 1")
+    peers = bool(getattr(args, "peers", False))
     out: dict[str, Any] = {"events": args.events, "users": args.users, "batch": args.batch,
-                           "fsync_policy": args.fsync_policy}
+                           "fsync_policy": args.fsync_policy, "repeat": repeat}
+    runs: dict[str, list[Any]] = {}
     try:
-        out.update(asyncio.run(_run_single(factory, root / "single", events, args.fsync_policy)))
-        read_back = _count(root / "single")
-        if read_back != out["single_stored"]:  # stats include the untimed warm-up event
-            raise RuntimeError(f"bench analytics: stored {out['single_stored']} but read back {read_back}")
-        out.update(asyncio.run(_run_batch(factory, root / "batch", events, args.fsync_policy, args.batch)))
-        read_back = _count(root / "batch")
-        if read_back != out["batch_stored"] + 1:
-            raise RuntimeError(f"bench analytics: stored {out['batch_stored']} but read back {read_back}")
+        for r in range(repeat):  # interleaved: peer, single, batch, limit in every round
+            res: dict[str, Any] = {}
+            if peers:
+                res.update(_run_structlog_peer(root / f"peer-{r}" / "structlog.jsonl", events, args.batch))
+                shutil.rmtree(root / f"peer-{r}", ignore_errors=True)
+            single = root / f"single-{r}"
+            res.update(asyncio.run(_run_single(factory, single, events, args.fsync_policy)))
+            read_back = _count(single)
+            if read_back != res["single_stored"]:  # stats include the untimed warm-up event
+                raise RuntimeError(f"bench analytics: stored {res['single_stored']} but read back {read_back}")
+            res["stored_bytes_per_event"] = _stored_bytes_per_event(single)
+            shutil.rmtree(single, ignore_errors=True)
+            batch = root / f"batch-{r}"
+            res.update(asyncio.run(_run_batch(factory, batch, events, args.fsync_policy, args.batch)))
+            read_back = _count(batch)
+            if read_back != res["batch_stored"] + 1:
+                raise RuntimeError(f"bench analytics: stored {res['batch_stored']} but read back {read_back}")
+            shutil.rmtree(batch, ignore_errors=True)
+            if peers:
+                res.update(_run_write_limit(root / f"limit-{r}" / "limit.jsonl", events, args.batch))
+                shutil.rmtree(root / f"limit-{r}", ignore_errors=True)
+            for k, v in res.items():
+                runs.setdefault(k, []).append(v)
+        for k, vs in runs.items():
+            out[k] = _median(vs)
+            if repeat > 1 and k.endswith("_per_s"):
+                out[k + "_runs"] = vs
+        out["batch_vs_single"] = round(out["batch_events_per_s"] / out["single_events_per_s"], 2)
+        if peers:
+            out["single_vs_structlog"] = round(
+                _median([a / b for a, b in zip(runs["single_events_per_s"], runs["peer_structlog_events_per_s"],
+                                               strict=True)]), 2)
+            out["batch_vs_limit"] = round(
+                _median([a / b for a, b in zip(runs["batch_events_per_s"], runs["limit_orjson_write_records_per_s"],
+                                               strict=True)]), 2)
         out["read_back_ok"] = True
         if getattr(args, "breakdown", False):
             out.update(asyncio.run(_run_breakdown(factory, root / "breakdown", events, args.fsync_policy)))

@@ -10,7 +10,6 @@ index (first call parses every rollup file) and warm (index and closed-day merge
 from __future__ import annotations
 
 import argparse
-import heapq
 import json
 import os
 import shutil
@@ -21,6 +20,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from ff_utils.ff_analytics_bench.ff_bi_workload import build_bi_store
 
 BENCH_NAME = "bi"
 BENCH_HELP = "BI from rollups (day/week/month) and rebuild_rollups over N events (default 1,000,000)"
@@ -54,54 +55,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", help="where to build the store (default: a temp dir, removed afterwards)")
 
 
-def _setup(root: Path, n: int, days: int, users: int, start: datetime) -> dict[str, Any]:
-    from types import SimpleNamespace
-
-    from ff_utils.ff_analytics_bench.ff_bi_workload import (
-        REQUEST_REL,
-        RESOURCE_REL,
-        FFRawPartitionWriter,
-        generate_system_samples,
-        generate_user_events,
-        user_stream_rel,
-    )
-    from ff_utils.ff_analytics_bi.ff_rollup_accumulator import FFRollupAccumulator
-    from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps_line
-
-    analytics = root / "analytics"
-    rollup_bufs: dict[str, bytearray] = {}
-
-    def emit(recs: list[dict[str, Any]]) -> None:
-        for r in recs:
-            rollup_bufs.setdefault(r["hour"][:10], bytearray()).extend(ff_dumps_line(r))
-
-    acc = FFRollupAccumulator("bench-writer", emit=emit)
-    raw = FFRawPartitionWriter(analytics, "bench-writer")
-    merged = heapq.merge(
-        ((r["timestamp"], 0, r) for r in generate_user_events(n, start=start, days=days, users=users)),
-        ((r["timestamp"], 1, r) for r in generate_system_samples(start=start, days=days)),
-        key=lambda x: (x[0], x[1]),
-    )
-    for _ts, kind, rec in merged:
-        if kind == 0:
-            raw.add(rec, user_stream_rel(rec))
-            acc.observe_user_dict(rec)
-        else:
-            raw.add(rec["resource"], RESOURCE_REL)
-            raw.add(rec["window"], REQUEST_REL)
-            acc.observe_system(SimpleNamespace(**rec["dto"]))
-    acc.flush()
-    raw.close()
-    rbytes = 0
-    for day, buf in rollup_bufs.items():
-        d = analytics / "business_intelligence" / "rollups" / f"date={day}"
-        d.mkdir(parents=True, exist_ok=True)
-        (d / "part-bench-writer.jsonl").write_bytes(buf)
-        rbytes += len(buf)
-    raw_bytes = sum(f.stat().st_size for f in (analytics / "user_analytics").rglob("*.jsonl"))
-    return {"raw_bytes": raw_bytes, "rollup_bytes": rbytes, "rollup_records": acc.records_emitted}
-
-
 def _orjson_baseline(root: Path) -> tuple[float, float]:
     """Seconds for a plain single-process loop parsing every raw user line with orjson (the
     reference the issue's 1.0 s target is relative to: ~1.8 s there for 1M events)."""
@@ -132,7 +85,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"events": args.events, "days": args.days, "users": args.users}
     try:
         t0 = time.perf_counter()
-        out.update(_setup(root, args.events, args.days, args.users, start))
+        out.update(build_bi_store(root, args.events, args.days, args.users, start))
         out["setup_s"] = round(time.perf_counter() - t0, 2)
 
         store = FFStreamStore(root, types.SimpleNamespace(fsync_policy="never"), writer_id="bench-bi")

@@ -9,6 +9,7 @@ would produce with a clock following the events.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ import orjson
 
 from ff_utils.ff_analytics_core.ff_clock import ff_iso
 from ff_utils.ff_analytics_core.ff_file_ops import ff_ensure_directory
+from ff_utils.ff_analytics_store.ff_record_defaults import USER_RECORD_DEFAULTS as _DEFAULTS
 
 FEATURES = ("chat", "search", "documents", "tools", "export", "voice", "summaries", "templates")
 PLATFORMS = ("web", "ios", "android", "desktop")
@@ -161,3 +163,56 @@ def write_raw_partitions(analytics_path: Path, records: Any, writer: str, *, sys
             w.add(rec, user_stream_rel(rec))
     w.close()
     return w.records
+
+
+def compact_user_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """``rec`` as the pipeline stores it: default-valued fields left out (``return_user`` and
+    ``user_segment`` always kept), see ``ff_record_defaults``."""
+    return {k: v for k, v in rec.items() if k in _ALWAYS or v != _DEFAULTS.get(k, _MISSING)}
+
+
+_ALWAYS = frozenset({"timestamp", "user_hash", "event_type", "return_user", "user_segment"})
+_MISSING = object()
+
+
+def build_bi_store(root: Path, n: int, days: int, users: int, start: datetime, *, compact: bool = False) -> dict[str, Any]:
+    """Raw user/system partitions of ``n`` events over ``days`` days under ``root/analytics`` plus the hourly
+    rollups the hot path would have written (same accumulator); returns sizes and the rollup count.
+    ``compact``: user records as the pipeline writes them now (default-valued fields omitted)."""
+    from types import SimpleNamespace
+
+    from ff_utils.ff_analytics_bi.ff_rollup_accumulator import FFRollupAccumulator
+    from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps_line
+
+    analytics = root / "analytics"
+    rollup_bufs: dict[str, bytearray] = {}
+
+    def emit(recs: list[dict[str, Any]]) -> None:
+        for r in recs:
+            rollup_bufs.setdefault(r["hour"][:10], bytearray()).extend(ff_dumps_line(r))
+
+    acc = FFRollupAccumulator("bench-writer", emit=emit)
+    raw = FFRawPartitionWriter(analytics, "bench-writer")
+    merged = heapq.merge(
+        ((r["timestamp"], 0, r) for r in generate_user_events(n, start=start, days=days, users=users)),
+        ((r["timestamp"], 1, r) for r in generate_system_samples(start=start, days=days)),
+        key=lambda x: (x[0], x[1]),
+    )
+    for _ts, kind, rec in merged:
+        if kind == 0:
+            raw.add(compact_user_record(rec) if compact else rec, user_stream_rel(rec))
+            acc.observe_user_dict(rec)
+        else:
+            raw.add(rec["resource"], RESOURCE_REL)
+            raw.add(rec["window"], REQUEST_REL)
+            acc.observe_system(SimpleNamespace(**rec["dto"]))
+    acc.flush()
+    raw.close()
+    rbytes = 0
+    for day, buf in rollup_bufs.items():
+        d = analytics / "business_intelligence" / "rollups" / f"date={day}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "part-bench-writer.jsonl").write_bytes(buf)
+        rbytes += len(buf)
+    raw_bytes = sum(f.stat().st_size for f in (analytics / "user_analytics").rglob("*.jsonl"))
+    return {"raw_bytes": raw_bytes, "rollup_bytes": rbytes, "rollup_records": acc.records_emitted}

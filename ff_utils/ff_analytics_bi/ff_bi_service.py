@@ -78,7 +78,7 @@ class FFBIService:
         self.index = FFRollupIndex(store, exact_limit=int(config.distinct_exact_limit))
         self.engine = FFBIEngine(self.index, min_cell_size=int(config.min_cell_size), unit_costs=costs)
         self._lock = threading.Lock()  # one index refresh / rebuild at a time
-        hub.add_user_event_observer(self.accumulator.observe_user_dict)
+        hub.add_user_event_observer(self.accumulator.observe_user_dict, batch=self.accumulator.observe_user_dicts)
         hub.add_user_erasure_observer("rollups", self.erase_user)
         hub.add_flush_hook(self.accumulator.flush)
         hub.add_fork_hook(self._after_fork)

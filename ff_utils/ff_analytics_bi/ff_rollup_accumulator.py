@@ -19,8 +19,11 @@ Definitions: *sessions* = ``session_start`` events; *session duration* statistic
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import chain, compress
 from typing import Any
 
 from ff_utils.ff_analytics_core.ff_clock import ff_iso, ff_parse_iso
@@ -92,13 +95,22 @@ class _HourBucket:
         self.rt = FFQuantileSketch(accuracy)
         self.errors = 0
 
-    def to_record(self, hour: str, writer: str) -> dict[str, Any]:
-        keys = {u: ff_key64(u) for u in self.users}
+    def to_record(self, hour: str, writer: str, key_cache: dict[str, int] | None = None) -> dict[str, Any]:
+        if key_cache is None:
+            keys = {u: ff_key64(u) for u in self.users}
+        else:  # rebuild: one BLAKE2b per user and task instead of one per user and hour
+            get = key_cache.get
+            keys = {}
+            for u in self.users:
+                k = get(u)
+                if k is None:
+                    k = key_cache[u] = ff_key64(u)
+                keys[u] = k
         order = sorted(keys.values())
         pos = {k: i for i, k in enumerate(order)}
 
         def idx(s: set[str]) -> list[int]:
-            return sorted(pos[keys[u]] for u in s)
+            return sorted(map(pos.__getitem__, map(keys.__getitem__, s)))
 
         rec: dict[str, Any] = {
             "timestamp": hour + ":00:00.000000Z",
@@ -128,6 +140,11 @@ class _HourBucket:
                 "errors": self.errors,
             }
         return rec
+
+
+_STR_TYPES = frozenset({str})
+_RATING_TYPES = frozenset({int, type(None)})
+_LIST_TYPES = frozenset({list, type(None)})
 
 
 def _num(v: Any) -> bool:
@@ -172,6 +189,7 @@ class FFRollupAccumulator:
         self.writer_id = writer_id
         self.auto_close = auto_close  # False (rebuild): keep every hour open until flush()
         self._strings: dict[str, str] = {}  # fold_user_dicts only (a rebuild task's lifetime)
+        self._keys: dict[str, int] | None = None if auto_close else {}  # rebuild: user hash -> 64-bit key
         self.emit = emit
         self.accuracy = relative_accuracy
         self._buckets: dict[str, _HourBucket] = {}
@@ -215,25 +233,168 @@ class FFRollupAccumulator:
             )
 
     def observe_user_dict(self, d: dict[str, Any]) -> None:
-        """Account one raw stored user record (the rebuild path); same rules as the hot path."""
-        ts = d.get("timestamp")
-        hk = ts[:13] if (type(ts) is str and len(ts) >= 13 and ts[10] == "T") else hour_key(ts)
+        """Account one stored user record (the hot path's observer; compact records: absent fields
+        take their defaults). Same rules as ``_add``, inlined for the common record shape."""
         g = d.get
+        ts = g("timestamp")
+        hk = ts[:13] if (type(ts) is str and len(ts) >= 13 and ts[10] == "T") else hour_key(ts)
+        uh = g("user_hash") or ""
+        et = g("event_type") or ""
+        features = g("features_used")
+        platform = g("platform") or ""
+        segment = g("user_segment") or ""
+        rating = g("satisfaction_rating")
+        conversions = g("conversion_events")
         with self._lock:
             b = self._cur if hk == self._cur_key else self._bucket(hk)
-            self._add(
-                b, g("user_hash") or "", g("event_type") or "", g("features_used") or (), g("platform") or "",
-                g("user_segment") or "", g("session_duration_seconds") or 0, g("satisfaction_rating"),
-                g("conversion_events") or (),
-            )
+            if features or conversions or rating is not None or type(uh) is not str or not uh:
+                self._add(b, uh, et, features or (), platform, segment, g("session_duration_seconds") or 0,
+                          rating, conversions or ())
+                return
+            b.events += 1
+            b.users.add(uh)
+            bt = b.by_type
+            bt[et] = bt.get(et, 0) + 1
+            s = b.type_users.get(et)
+            if s is None:
+                s = b.type_users[et] = set()
+            s.add(uh)
+            if platform:
+                bp = b.by_platform
+                bp[platform] = bp.get(platform, 0) + 1
+                s = b.platform_users.get(platform)
+                if s is None:
+                    s = b.platform_users[platform] = set()
+                s.add(uh)
+            if segment:
+                s = b.segment_users.get(segment)
+                if s is None:
+                    s = b.segment_users[segment] = set()
+                s.add(uh)
+            if et == "session_start":
+                b.sessions += 1
+            elif et == "session_end":
+                duration = g("session_duration_seconds") or 0
+                if duration is not None and duration >= 0:
+                    b.durations.add(float(duration))
+
+    def observe_user_dicts(self, recs: list[dict[str, Any]]) -> None:
+        """``observe_user_dict`` for each stored record of a batch: one lock, and each run of records
+        of one hour folded column by column (``_fold_run``)."""
+        with self._lock:
+            self.fold_user_dicts(recs, "", "\x7f")
 
     def fold_user_dicts(self, recs: list[Any], s_hk: str, e_hk: str) -> None:
         """Rebuild fast path: ``observe_user_dict`` for every dict whose hour is in ``[s_hk, e_hk)``,
-        without the per-call lock (single-threaded use only). Same rules (shared ``_add``)."""
+        without the per-call lock (single-threaded use only). Same rules as ``_add``, applied per run
+        of records of one hour column by column (one list comprehension per field, then C-level
+        ``Counter``/``set``/``compress`` folds); a chunk with an odd record takes the per-record path."""
+        try:
+            hks = [d["timestamp"][:13] for d in recs]
+        except (KeyError, TypeError):
+            self._fold_user_dicts_slow(recs, s_hk, e_hk)
+            return
+        n = len(hks)
+        i = 0
+        while i < n:
+            hk = hks[i]
+            # the run of ``hk`` from i: files are in time order, so bisect, then check the run in C
+            j = bisect_right(hks, hk, i)
+            if j <= i or hks[i:j].count(hk) != j - i:  # not sorted here: walk
+                j = i + 1
+                while j < n and hks[j] == hk:
+                    j += 1
+            if len(hk) == 13 and hk[10] == "T" and s_hk <= hk < e_hk:
+                b = self._cur if hk == self._cur_key else self._bucket(hk)
+                if not self._fold_run(b, recs[i:j] if i or j < n else recs):
+                    self._fold_user_dicts_slow(recs[i:j], s_hk, e_hk)
+            elif not (len(hk) == 13 and hk[10] == "T"):  # not the canonical layout: parse per record
+                self._fold_user_dicts_slow(recs[i:j], s_hk, e_hk)
+            i = j
+
+    def _fold_run(self, b: _HourBucket, sub: list[dict[str, Any]]) -> bool:
+        """Fold records of one hour into ``b`` column by column; False (nothing changed) when a
+        field has a type the per-record path must judge."""
+        uhs = [d.get("user_hash") or "" for d in sub]
+        ets = [d.get("event_type") or "" for d in sub]
+        plats = [d.get("platform") or "" for d in sub]
+        segs = [d.get("user_segment") or "" for d in sub]
+        feats = [d.get("features_used") for d in sub]
+        ratings = [d.get("satisfaction_rating") for d in sub]
+        convs = [d.get("conversion_events") for d in sub]
+        # type checks at C speed: the set of types seen per column
+        if not (set(map(type, chain(uhs, ets, plats, segs))) <= _STR_TYPES
+                and set(map(type, ratings)) <= _RATING_TYPES and set(map(type, chain(feats, convs))) <= _LIST_TYPES):
+            return False
+        durs: list[float] = []
+        if "session_end" in ets:
+            for d, et in zip(sub, ets, strict=True):
+                if et == "session_end":
+                    v = d.get("session_duration_seconds") or 0
+                    if type(v) is not int and type(v) is not float:
+                        return False
+                    if v >= 0:
+                        durs.append(float(v))
+        if not self.auto_close:  # rebuild: one str object per user hash across hours (memory)
+            same = self._strings.setdefault
+            uhs = list(map(same, uhs, uhs))
+        b.events += len(sub)
+        b.users.update(uhs)
+        b.users.discard("")
+        for cat_counts, cat_users, col, always in (
+            (b.by_type, b.type_users, ets, True),
+            (b.by_platform, b.platform_users, plats, False),
+            (None, b.segment_users, segs, False),
+        ):
+            counts = Counter(col)
+            for name, c in counts.items():
+                if not name and not always:
+                    continue
+                if cat_counts is not None:
+                    cat_counts[name] = cat_counts.get(name, 0) + c
+                s = cat_users.get(name)
+                if s is None:
+                    s = set(compress(uhs, map(name.__eq__, col)))
+                    s.discard("")  # records without a user hash count but add no user
+                    if s or cat_counts is not None:  # segments: a set only once a user has one
+                        cat_users[name] = s
+                else:
+                    s.update(compress(uhs, map(name.__eq__, col)))
+                    s.discard("")
+        b.sessions += ets.count("session_start")
+        if durs:
+            b.durations.add_many(durs)
+        if any(feats):
+            bf, fu = b.by_feature, b.feature_users
+            for uh, fs in zip(uhs, feats, strict=True):
+                if fs:
+                    for f in fs:
+                        bf[f] = bf.get(f, 0) + 1
+                        s = fu.get(f)
+                        if s is None:
+                            s = fu[f] = set()
+                        if uh:
+                            s.add(uh)
+        if any(r is not None for r in ratings):
+            rt = b.ratings
+            for r, c in Counter(str(r) for r in ratings if r is not None).items():
+                rt[r] = rt.get(r, 0) + c
+        if any(convs):
+            cv = b.conversions
+            for uh, cs in zip(uhs, convs, strict=True):
+                if cs:
+                    for c in cs:
+                        cv[c] = cv.get(c, 0) + 1
+                    if uh:
+                        b.conversion_users.add(uh)
+        return True
+
+    def _fold_user_dicts_slow(self, recs: list[Any], s_hk: str, e_hk: str) -> None:
+        """Per-record form of :meth:`fold_user_dicts` (any record shape)."""
         add = self._add
         cur_key = ""
         b = self._cur
-        same = self._strings.setdefault  # one str object per user hash across hours (memory)
+        same = self._strings.setdefault
         for d in recs:
             if type(d) is not dict:
                 continue
@@ -359,7 +520,7 @@ class FFRollupAccumulator:
                 self._cur = None
                 self._cur_key = ""
                 # keep ordering monotone: a later event of this hour opens a fresh delta bucket
-            recs.append(b.to_record(k, self.writer_id))
+            recs.append(b.to_record(k, self.writer_id, self._keys))
         if self._cur is None and self._buckets:
             self._cur_key = max(self._buckets)
             self._cur = self._buckets[self._cur_key]

@@ -18,6 +18,7 @@ from ff_utils.ff_analytics_bench import (
     ff_instrument_bench,
     ff_maintenance_bench,
     ff_overhead_bench,
+    ff_rebuild_bench,
 )
 from ff_utils.ff_analytics_cli.ff_cli_support import emit, format_table
 
@@ -29,6 +30,7 @@ BENCH_MODULES = (
     ff_overhead_bench,
     ff_analytics_bench,
     ff_bi_bench,
+    ff_rebuild_bench,
     ff_alerts_bench,
     ff_analysis_bench,
     ff_maintenance_bench,

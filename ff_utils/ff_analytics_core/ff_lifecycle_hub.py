@@ -54,6 +54,8 @@ class FFLifecycleHub:
         self.tick_hooks: list[TickHook] = []
         self.periodic_jobs: JobTable = {}
         self.user_event_observers: list[Callable[[dict[str, Any]], None]] = []
+        # observer -> its batch form (an observer without one is called per record)
+        self.user_event_batch_forms: dict[Callable[[dict[str, Any]], None], Callable[[list[dict[str, Any]]], None]] = {}
         self.user_erasure_observers: dict[str, Callable[[str], Any]] = {}
         self.resume_pending = False
         self.closed = False
@@ -104,10 +106,17 @@ class FFLifecycleHub:
         _check_callable(fn)
         self.periodic_jobs[name] = (float(interval_seconds), fn)
 
-    def add_user_event_observer(self, fn: Callable[[dict[str, Any]], None]) -> None:
-        """Call ``fn(record)`` once for every stored user event record (O(1), no I/O)."""
+    def add_user_event_observer(
+        self, fn: Callable[[dict[str, Any]], None], batch: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        """Call ``fn(record)`` once for every stored user event record (O(1), no I/O); batches of
+        records call ``batch(records)`` instead when given (same effect as ``fn`` per record)."""
         _check_callable(fn)
+        if batch is not None:
+            _check_callable(batch)
         self.user_event_observers.append(fn)
+        if batch is not None:
+            self.user_event_batch_forms[fn] = batch
 
     def add_user_erasure_observer(self, name: str, fn: Callable[[str], Any]) -> None:
         """Call ``fn(user_hash)`` on erasure; its result is reported under ``name``."""

@@ -19,6 +19,7 @@ import hmac
 import os
 import secrets
 import stat
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,14 @@ DEFAULT_KEY_RELPATH = Path("keys") / "pseudonym.key"
 MIN_KEY_BYTES = 16
 HASH_HEX_CHARS = 32  # 128 bits of the HMAC: collision-free at any realistic user count
 METHOD = "HMAC-SHA256 keyed pseudonym (key outside the analytics tree)"
-_CACHE_MAX = 200_000
+_CACHE_MAX = 200_000  # raw id -> pseudonym entries per cache (memory only, never persisted)
+
+
+def _evict_oldest(cache: dict[str, str]) -> None:
+    """Drop the oldest eighth of ``cache`` (insertion order): ids seen since stay cached, unlike a
+    clear; a hit does not reorder (no cost on the hot path), so this is FIFO-bounded, not strict LRU."""
+    for k in list(islice(cache, max(1, len(cache) // 8))):
+        del cache[k]
 
 # Domain separation: a user hash, a session hash and a subject reference of the same id differ.
 _USER = b"user\x00"
@@ -140,7 +148,7 @@ class FFPseudonymizer:
         h = self._users.get(user_id)
         if h is None:
             if len(self._users) >= _CACHE_MAX:
-                self._users.clear()
+                _evict_oldest(self._users)
             h = self._users[user_id] = self._mac(_USER, user_id)
         return h
 
@@ -148,7 +156,7 @@ class FFPseudonymizer:
         h = self._sessions.get(session_id)
         if h is None:
             if len(self._sessions) >= _CACHE_MAX:
-                self._sessions.clear()
+                _evict_oldest(self._sessions)
             h = self._sessions[session_id] = self._mac(_SESSION, session_id)
         return h
 

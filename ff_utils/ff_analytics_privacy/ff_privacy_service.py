@@ -26,7 +26,7 @@ from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import (
 )
 from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import METHOD as PSEUDONYM_METHOD
 from ff_utils.ff_analytics_privacy.ff_user_erasure import FFUserDataEraser
-from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import MAX_ID, FFUserEventPipeline
+from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import EVENT_STREAMS, MAX_ID, FFUserEventPipeline
 from ff_utils.ff_analytics_privacy.ff_user_index import FFUserIndex
 from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY, FFStreamStore
 
@@ -273,7 +273,10 @@ class FFPrivacyService:
                     t = (ev.get("user_id"), ev.get("session_id", ""), ev.get("event_type"), ev.get("event_data"))
                 else:
                     raise TypeError(f"expected a tuple or dict, got {type(ev).__name__}")
-                validate(*t)
+                u, sid, et, data = t
+                if not (type(et) is str and et in EVENT_STREAMS and type(u) is str and 0 < len(u) <= MAX_ID
+                        and type(sid) is str and len(sid) <= MAX_ID and type(data) is dict):
+                    validate(*t)  # the full checks (and their messages) for anything else
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"events[{i}]: {exc}") from exc
             items.append(t)
@@ -294,7 +297,8 @@ class FFPrivacyService:
                 lst.append(rec)
         p.commit(pending)
         stored = 0
-        observers = self.hub.user_event_observers
+        forms = self.hub.user_event_batch_forms
+        observers = [(obs, forms.get(obs)) for obs in self.hub.user_event_observers]
         for stream, recs in by_stream.items():
             try:
                 n = self.store.append_many(stream, recs)
@@ -304,7 +308,15 @@ class FFPrivacyService:
             stored += n
             p.stats.store_dropped += len(recs) - n
             if n:  # the rollups count exactly what was stored
-                for obs in observers:
+                for obs, batch_obs in observers:
+                    if batch_obs is not None:
+                        try:
+                            batch_obs(recs)
+                            continue
+                        except Exception:
+                            p.stats.hook_failures += 1
+                            logger.exception("user event batch observer %r failed", batch_obs)
+                            continue
                     for rec in recs:
                         try:
                             obs(rec)

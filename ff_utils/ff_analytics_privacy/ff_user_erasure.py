@@ -32,6 +32,7 @@ from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write, ff_fsync_dir
 from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps_line
 from ff_utils.ff_analytics_core.ff_jsonl_reader import FFStoreCorruptionError
 from ff_utils.ff_analytics_core.ff_logging import get_logger
+from ff_utils.ff_analytics_store.ff_record_defaults import ff_fill_record_defaults, record_defaults
 from ff_utils.ff_analytics_store.ff_stream_store import QUARANTINE_DIR, STREAM_CATEGORY
 
 logger = get_logger(__name__)
@@ -120,6 +121,8 @@ class FFUserDataEraser:
                 if not isinstance(rec, dict):
                     continue
                 if rec.get("user_hash") in needles or (subject_ref and rec.get("subject_ref") == subject_ref):
+                    if record_defaults(stream) is not None:  # compact user records: exported whole
+                        rec = ff_fill_record_defaults(rec)
                     records.setdefault(stream, []).append(rec)
                 else:
                     records.setdefault("mentions", []).append({"stream": stream, "record": rec})

@@ -102,17 +102,6 @@ RECORD_FIELDS: tuple[str, ...] = (
 """A stored user record: every ``FFUserAnalyticsDTO`` field (same names, order and defaults) plus
 ``event_type`` and ``properties`` (the scrubbed extra keys of ``event_data``)."""
 
-_TEMPLATE: dict[str, Any] = {
-    **{k: v for k, v in FFUserAnalyticsDTO(timestamp="").to_dict().items()},
-    "event_type": "",
-    "properties": {},
-}
-# the template's containers are shared by every copy: make them immutable (JSON arrays all the same)
-for _k, _v in list(_TEMPLATE.items()):
-    if isinstance(_v, list):
-        _TEMPLATE[_k] = ()
-
-
 def ff_user_record_to_dto(rec: dict[str, Any]) -> FFUserAnalyticsDTO:
     """The ``FFUserAnalyticsDTO`` of a stored user record (``event_type``/``properties`` dropped)."""
     return FFUserAnalyticsDTO.from_dict(
@@ -294,16 +283,16 @@ class FFUserEventPipeline:
             self._ts_prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         us = int((t - sec) * 1_000_000)
         ts = self._ts_prefix + _DIGITS3[us // 1000] + _DIGITS3[us % 1000] + "Z"
-        rec = _TEMPLATE.copy()
-        rec["timestamp"] = ts
-        rec["event_type"] = event_type
+        # compact record: only what the event carries (absent fields are their defaults; the
+        # store's readers fill them in, see ff_record_defaults)
         if self.raw_ids:
-            rec["user_hash"] = user_id
-            rec["session_id"] = session_id
+            rec = {"timestamp": ts, "user_hash": user_id, "event_type": event_type}
+            if session_id:
+                rec["session_id"] = session_id
         else:
-            rec["user_hash"] = h
-            rec["session_id"] = sh
-        rec["properties"] = {}
+            rec = {"timestamp": ts, "user_hash": h, "event_type": event_type}
+            if sh:
+                rec["session_id"] = sh
         if event_data:
             self._fill(rec, event_type, event_data)  # field errors raise before the index changes
         elif event_type == "page_view":
@@ -311,7 +300,7 @@ class FFUserEventPipeline:
         if pending is not None:  # batch: the index is updated once the whole batch is valid
             pending.append((rec, h, sh, ts))
             return stream, rec
-        rec["return_user"], rec["user_segment"] = self.index.observe(h, sh, ts)
+        rec["return_user"], rec["user_segment"] = self.index.observe(h, sh, ts)  # always written
         st.accepted += 1
         return stream, rec
 
@@ -378,7 +367,8 @@ class FFUserEventPipeline:
                 if not isinstance(items, (list, tuple)) or any(type(x) is not str for x in items):
                     raise TypeError(f"event_data[{k!r}]: expected {'str' if kind == 'str1' else 'a list of str'}")
                 vals = [(text(x[:MAX_STR]) if scrub else x[:MAX_STR]) for x in items[:64]]
-                rec[fname] = [*rec[fname], *vals]
+                prev = rec.get(fname)
+                rec[fname] = [*prev, *vals] if prev else vals
             elif kind == "rating":
                 if v is None:
                     continue
@@ -389,6 +379,6 @@ class FFUserEventPipeline:
         if event_type == "page_view" and "pages" not in data:
             rec["pages_viewed"] = 1
         if not self.track_quality:
-            rec["session_quality_score"] = 0.0
+            rec.pop("session_quality_score", None)
         if extra:
             rec["properties"] = self.scrubber.properties(extra) if scrub else extra

@@ -45,6 +45,7 @@ from ff_utils.ff_analytics_core.ff_json_utils import (
 from ff_utils.ff_analytics_core.ff_jsonl_reader import BAD_LINE, FFStoreCorruptionError, ff_iter_jsonl_lines
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 from ff_utils.ff_analytics_core.ff_names import ff_validate_name
+from ff_utils.ff_analytics_store.ff_record_defaults import ff_fill_record_defaults, record_defaults
 
 logger = get_logger(__name__)
 
@@ -321,8 +322,12 @@ class FFStreamStore(FFStreamStoreProtocol):
             self.stream_dir(stream)
         buf = bytearray()
         n = 0
+        dumps = _orjson_dumps
         for rec in records:
-            buf += ff_dumps_line(rec)
+            try:
+                buf += dumps(rec, default=_json_default, option=_LINE_OPTS)
+            except orjson.JSONEncodeError:
+                buf += ff_dumps_line(rec)  # slow path: ints beyond 64 bits
             n += 1
         if not n:
             return 0
@@ -691,11 +696,15 @@ class FFStreamStore(FFStreamStoreProtocol):
         """
         d0 = _as_day(start)
         d1 = _as_day(end)
+        fill = record_defaults(stream) is not None  # compact user records: absent fields -> defaults
         for part in self.iter_partitions(stream):
             if (d0 and part.day < d0) or (d1 and part.day > d1):
                 continue
             for f in part.files:
-                yield from self._read_file(f, strict)
+                if fill:
+                    yield from map(ff_fill_record_defaults, self._read_file(f, strict))
+                else:
+                    yield from self._read_file(f, strict)
 
     def _read_file(self, f: Path, strict: bool) -> Iterator[dict]:
         try:

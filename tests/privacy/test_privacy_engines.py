@@ -253,3 +253,18 @@ def test_state_log_detects_replacement_even_with_a_reused_inode(tmp_path: Path) 
     assert reset and recs[:2] == [{"h": "z"}, {"h": "y"}]
     log.append([{"h": "v"}])
     assert reader.read_new() == (False, [{"h": "v"}])
+
+
+def test_pseudonym_cache_is_bounded_and_evicts_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ff_utils.ff_analytics_privacy import ff_privacy_pseudonymizer as mod
+
+    monkeypatch.setattr(mod, "_CACHE_MAX", 16)
+    ps = FFPseudonymizer(b"k" * 32)
+    first = {f"u{i}": ps.user_hash(f"u{i}") for i in range(40)}
+    assert len(ps._users) <= 16  # bounded
+    assert "u39" in ps._users and "u0" not in ps._users  # the newest stay, the oldest went first
+    fresh = FFPseudonymizer(b"k" * 32)
+    assert all(ps.user_hash(u) == h == fresh.user_hash(u) for u, h in first.items())  # same pseudonyms
+    for i in range(40):
+        ps.session_hash(f"s{i}")
+    assert len(ps._sessions) <= 16
