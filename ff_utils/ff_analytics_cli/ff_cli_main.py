@@ -21,6 +21,7 @@ from ff_utils.ff_analytics_cli import (
     ff_compliance_commands,
     ff_operator_commands,
     ff_privacy_commands,
+    ff_schema_commands,
     ff_system_commands,
 )
 from ff_utils.ff_analytics_cli.ff_cli_support import (
@@ -41,6 +42,7 @@ COMMAND_MODULES = (
     ff_compliance_commands,
     ff_analysis_commands,
     ff_operator_commands,
+    ff_schema_commands,
     ff_bench_commands,
 )
 
