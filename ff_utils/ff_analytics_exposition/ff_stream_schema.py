@@ -63,7 +63,7 @@ _ROLLUP_PROPERTIES: dict[str, Any] = {
     "sessions": {"type": "integer", "minimum": 0},
     "conversions": {"type": "object", "additionalProperties": {"type": "integer"}},
     "users": _USER_KEYS,
-    "conversion_users": _USER_KEYS,
+    "conversion_users": {"type": "array", "items": {"type": "integer", "minimum": 0}},  # indices into users
     "rebuild": {"type": "string"},
 }
 _EXTRA: dict[str, dict[str, Any]] = {
