@@ -19,6 +19,7 @@ from ff_utils.ff_analytics_cli import (
     ff_bench_commands,
     ff_bi_commands,
     ff_compliance_commands,
+    ff_merge_commands,
     ff_operator_commands,
     ff_privacy_commands,
     ff_schema_commands,
@@ -43,6 +44,7 @@ COMMAND_MODULES = (
     ff_analysis_commands,
     ff_operator_commands,
     ff_schema_commands,
+    ff_merge_commands,
     ff_bench_commands,
 )
 
