@@ -4,10 +4,11 @@ Each raw partition file is folded by the same ``FFRollupAccumulator`` rules the 
 rebuilt hour equals the incremental rollups of that hour merged over writers. Files are processed
 in parallel (one process per core, ``fork``) when the input is large; results merge in the parent.
 
-Replacement is crash-safe per rollup partition: a ``_compaction.json`` manifest naming the new
-file and the files it supersedes is written first (readers honour it), then the new file
-atomically, then the old files are removed, then the manifest. Source files are held under an
-exclusive ``flock`` meanwhile, so an appender in another process waits and then reopens.
+Replacement is crash-safe per rollup partition and atomic for every reader: the new file replaces
+all old files of the partition in one directory exchange (``ff_partition_swap.ff_replace_partition``),
+so an outside engine reading ``date=*/*.jsonl*`` never sees old and new rollups together. Source
+files are held under an exclusive ``flock`` meanwhile, so an appender in another process waits and
+then reopens in the new directory.
 """
 
 from __future__ import annotations
@@ -36,10 +37,15 @@ from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
     dt_to_hk,
 )
 from ff_utils.ff_analytics_core.ff_clock import ff_iso
-from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write, ff_fsync_dir
+from ff_utils.ff_analytics_core.ff_file_ops import ff_fsync_dir
 from ff_utils.ff_analytics_core.ff_json_utils import ff_write_json
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 from ff_utils.ff_analytics_sketches.ff_quantile_sketch import DEFAULT_RELATIVE_ACCURACY
+from ff_utils.ff_analytics_store.ff_partition_swap import (
+    ff_recover_legacy_manifest,
+    ff_recover_swaps,
+    ff_replace_partition,
+)
 
 logger = get_logger(__name__)
 
@@ -295,31 +301,15 @@ def _line_hour(line: bytes) -> str | None:
 
 
 def _recover_partition(pdir: Any) -> None:
-    """Finish an interrupted replacement: target written -> remove the superseded sources (roll
-    forward, as readers already do); target missing -> drop the manifest (sources stand)."""
-    from ff_utils.ff_analytics_core.ff_json_utils import ff_read_json
-    from ff_utils.ff_analytics_store.ff_stream_store import COMPACTION_MANIFEST
-
-    manifest = pdir / COMPACTION_MANIFEST
-    if not manifest.exists():
-        return
-    data = ff_read_json(manifest, default=None) or {}
-    target = data.get("target")
-    if target and (pdir / target).exists():
-        for name in data.get("sources", []):
-            if name != target and "/" not in name:
-                try:
-                    os.unlink(pdir / name)
-                except FileNotFoundError:
-                    pass
-    os.unlink(manifest)
-    ff_fsync_dir(pdir)
+    """Finish an interrupted replacement of the stream (swap journal or legacy manifest)."""
+    ff_recover_swaps(pdir.parent)
+    ff_recover_legacy_manifest(pdir)
 
 
 def _replace_partition(store: Any, day: str, s_hk: str, e_hk: str, new_lines: list[bytes], stamp: str) -> tuple[int, int]:
     pdir = store.partition_dir(ROLLUP_STREAM, day)
     pdir.mkdir(parents=True, exist_ok=True)
-    from ff_utils.ff_analytics_store.ff_stream_store import COMPACTION_MANIFEST, partition_files
+    from ff_utils.ff_analytics_store.ff_stream_store import partition_files
 
     _recover_partition(pdir)
     sources = partition_files(pdir)
@@ -352,17 +342,8 @@ def _replace_partition(store: Any, day: str, s_hk: str, e_hk: str, new_lines: li
         if not removed and not new_lines:
             return 0, 0
         target = f"part-{REBUILD_WRITER}-{stamp}.jsonl"
-        manifest = pdir / COMPACTION_MANIFEST
-        ff_write_json(manifest, {"target": target, "sources": [f.name for f in sources], "reason": "rebuild_rollups"})
         payload = bytes(kept) + b"".join(new_lines)
-        ff_atomic_write(pdir / target, payload)
-        for f in sources:
-            try:
-                os.unlink(f)
-            except FileNotFoundError:
-                pass
-        os.unlink(manifest)
-        ff_fsync_dir(pdir)
+        ff_replace_partition(pdir, sources, target, payload)
         return removed, len(new_lines)
     finally:
         for fd in fds:

@@ -20,8 +20,10 @@ from ff_utils.ff_analytics_cli import (
     ff_bi_commands,
     ff_compliance_commands,
     ff_embed_commands,
+    ff_merge_commands,
     ff_operator_commands,
     ff_privacy_commands,
+    ff_schema_commands,
     ff_system_commands,
 )
 from ff_utils.ff_analytics_cli.ff_cli_support import (
@@ -43,6 +45,8 @@ COMMAND_MODULES = (
     ff_analysis_commands,
     ff_operator_commands,
     ff_embed_commands,
+    ff_schema_commands,
+    ff_merge_commands,
     ff_bench_commands,
 )
 

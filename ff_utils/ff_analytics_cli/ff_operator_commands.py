@@ -74,6 +74,20 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", required=True, help="target .prom file (written atomically)")
     p.set_defaults(func=_cmd_prometheus)
 
+    p = subparsers.add_parser(
+        "serve-metrics", parents=_fresh_parents(), formatter_class=raw,
+        help="serve the textfile's metric families over HTTP /metrics (extra: prometheus)",
+        description="Each scrape reads the store like `ff-metrics prometheus` and answers with the same "
+                    "families. Binds 127.0.0.1 unless --host says otherwise. Needs prometheus_client "
+                    "(pip install 'ff-analytics-manager[prometheus]').",
+        epilog="example: ff-metrics serve-metrics --port 9464\n"
+               "         curl -s http://127.0.0.1:9464/metrics | grep ff_analytics_",
+    )
+    p.add_argument("--port", type=int, default=9464, help="TCP port (default 9464; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: local only)")
+    p.add_argument("--duration", type=float, default=0.0, help="stop after N seconds (default: until Ctrl-C)")
+    p.set_defaults(func=_cmd_serve_metrics)
+
     s = subparsers.add_parser(
         "status", parents=_fresh_parents(), formatter_class=raw,
         help="health, active alerts, latest metrics and sparklines",
@@ -188,6 +202,41 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     lines += [f"  no data  {k}: {v}" for k, v in no_data.items()]
     lines.append(f"open       file://{res['dashboard']}")
     emit(args, res, "\n".join(lines))
+    return 0
+
+
+def _cmd_serve_metrics(args: argparse.Namespace) -> int:
+    import time
+
+    from ff_utils.ff_analytics_cli.ff_cli_support import FFCliError
+    from ff_utils.ff_analytics_exposition.ff_prometheus_exposition import ff_families_from_snapshot
+
+    try:
+        from ff_utils.ff_analytics_exposition.ff_prometheus_scrape import ff_start_metrics_server
+        m = _manager(args)
+        _require_store(m)
+    except ImportError as exc:
+        raise FFCliError(str(exc)) from exc
+
+    def families() -> list[Any]:
+        snap, _notes = asyncio.run(_snapshot(m))  # runs in the server's thread: a loop of its own
+        return ff_families_from_snapshot(snap)
+
+    try:
+        server, _thread = ff_start_metrics_server(families, args.port, args.host)
+    except (ImportError, OSError, ValueError) as exc:
+        raise FFCliError(f"serve-metrics: {exc}") from exc
+    sys.stdout.write(f"serving http://{args.host}:{server.server_port}/metrics\n")
+    sys.stdout.flush()
+    try:
+        deadline = time.monotonic() + args.duration if args.duration > 0 else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        asyncio.run(m.close())
     return 0
 
 

@@ -1,10 +1,17 @@
-"""Crash-safe file primitives: atomic whole-file writes, directory fsync, safe directory creation."""
+"""Crash-safe file primitives: atomic whole-file writes, directory fsync, safe directory creation.
+
+Temporary names. Every temporary file or directory the library creates is named by
+``ff_temp_path`` / ``ff_temp_name``: it starts with ``TEMP_PREFIX`` (``.ff-tmp.``), contains no
+``.jsonl`` (the target's dots become ``_``), and a temp for a file inside a ``date=...`` partition
+is created in the partition's parent (the stream directory), so no reader glob of the store
+(``date=*/*.jsonl*``, ``date=*/*``, ``*.jsonl.gz``) can ever match one (see docs/operators.md,
+"Reader contract").
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -59,6 +66,36 @@ def ff_retry_pending_unlinks() -> int:
     return len(_PENDING_UNLINK)
 
 
+TEMP_PREFIX = ".ff-tmp."
+"""Prefix of every temporary file and directory name the library creates."""
+PARTITION_PREFIX = "date="
+
+
+def ff_temp_name(target_name: str, tag: str = "") -> str:
+    """A unique temporary name for ``target_name``: ``.ff-tmp.<name with . as _>.<tag><hex>``.
+
+    It never contains ``.jsonl`` and never starts with ``date=``.
+    """
+    stem = target_name.replace(".", "_")[:96]
+    return f"{TEMP_PREFIX}{stem}.{tag}{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def ff_temp_dir_for(target: str | os.PathLike[str]) -> Path:
+    """Where a temporary for ``target`` is created: its directory, or for a file inside a
+    ``date=...`` partition the partition's parent (same file system, never globbed by readers)."""
+    parent = Path(target).parent
+    return parent.parent if parent.name.startswith(PARTITION_PREFIX) else parent
+
+
+def ff_temp_path(target: str | os.PathLike[str], tag: str = "") -> Path:
+    """``ff_temp_dir_for(target) / ff_temp_name(target.name, tag)``."""
+    return ff_temp_dir_for(target) / ff_temp_name(Path(target).name, tag)
+
+
+def ff_is_temp_name(name: str) -> bool:
+    return name.startswith(TEMP_PREFIX)
+
+
 def ff_write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     """``os.write`` until every byte of ``data`` is written (short writes happen near a full disk)."""
     view = memoryview(data)
@@ -75,7 +112,7 @@ def ff_publish_new_file(path: str | os.PathLike[str], data: bytes, mode: int = 0
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = p.parent / f".{p.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp = ff_temp_path(p)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:
@@ -105,15 +142,16 @@ def ff_atomic_write(
 ) -> Path:
     """Replace ``path`` with ``data`` atomically.
 
-    Writes a temp file in the same directory, fsyncs it, ``os.replace``s it over the target and
-    fsyncs the directory. On any failure the temp file is removed and the old file is untouched.
+    Writes a temp file (``ff_temp_path``: same file system, a name no reader glob matches), fsyncs
+    it, ``os.replace``s it over the target and fsyncs the directory. On any failure the temp file is
+    removed and the old file is untouched.
     """
     ff_retry_pending_unlinks()
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     directory = target.parent
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    fd, tmp_name = ff_mkstemp(target)
     try:
         try:
             ff_write_all(fd, payload)
@@ -129,6 +167,46 @@ def ff_atomic_write(
     if fsync:
         ff_fsync_dir(directory)
     return target
+
+
+def ff_mkstemp(target: str | os.PathLike[str], mode: int = 0o600) -> tuple[int, str]:
+    """Create (``O_EXCL``) the temporary file for ``target``; returns ``(fd, path)``."""
+    tdir = ff_temp_dir_for(target)
+    tdir.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        tmp = tdir / ff_temp_name(Path(target).name)
+        try:
+            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode), os.fspath(tmp)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{tdir}: no free temporary name for {Path(target).name}")
+
+
+def ff_sweep_stale_temps(directory: str | os.PathLike[str], older_than_seconds: float = 3600.0) -> int:
+    """Remove ``.ff-tmp.*`` files a crashed process left in ``directory`` (older than the bound, so a
+    live writer's temp is never taken); returns how many were removed."""
+    n = 0
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for e in entries:
+        if not e.name.startswith(TEMP_PREFIX):
+            continue
+        try:
+            if now - e.stat(follow_symlinks=False).st_mtime < older_than_seconds:
+                continue
+            if e.is_dir(follow_symlinks=False):
+                import shutil
+
+                shutil.rmtree(e.path, ignore_errors=True)
+            else:
+                os.unlink(e.path)
+            n += 1
+        except OSError:
+            continue
+    return n
 
 
 QUARANTINE_DIR = "_quarantine"

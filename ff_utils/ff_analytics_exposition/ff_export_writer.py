@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ff_utils.ff_analytics_core.ff_clock import ff_iso, ff_parse_iso
-from ff_utils.ff_analytics_core.ff_file_ops import ff_fsync_dir
+from ff_utils.ff_analytics_core.ff_file_ops import ff_fsync_dir, ff_mkstemp
 from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps, ff_dumps_line, ff_loads
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY
@@ -237,7 +236,7 @@ def ff_export_to_path(
     _validate(stream, fmt, start, end)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = ff_mkstemp(target)
     try:
         with os.fdopen(fd, "wb") as fh:
             res = ff_export_stream(store, stream, fmt, fh, start, end)

@@ -1,16 +1,13 @@
 """Compress cold partitions into one ``compacted.jsonl.gz`` per day, crash-safe at every step.
 
-Protocol (the store reader's ``partition_files`` understands it):
+Protocol: ``ff_partition_swap.ff_replace_partition``. The gzip member is written into a stage
+directory beside the partition, fsynced and read back against the source bytes; then the stage and
+the partition directory are exchanged in one ``renameat2(RENAME_EXCHANGE)``, so every reader (the
+library's and an outside engine globbing ``date=*/*.jsonl*``) sees either all old part files or the
+compacted file, never both and never neither. A crash anywhere is finished or discarded by
+``recover`` (the next run); ``STEPS`` names the points a test can stop at.
 
-1. write ``.compacted.jsonl.gz.tmp`` (hidden: readers ignore it), fsync, read it back and compare
-   with the source bytes;
-2. atomically write ``_compaction.json`` = ``{"target": ..., "sources": [...]}``;
-3. ``os.replace`` tmp -> target, fsync the directory;
-4. unlink the sources, fsync the directory;
-5. unlink ``_compaction.json``.
-
-Readers ignore the listed sources whenever the target exists, so a crash anywhere leaves every
-record readable exactly once; a later run finishes (target present) or discards (target absent) an
+A later run finishes (exchanged) or discards (not exchanged) an
 interrupted compaction. Source files are held under an exclusive ``flock`` from read to unlink so
 a straggling appender (which takes a shared lock per batch and reopens an unlinked file) can never
 lose a batch. Audit partitions are compacted under the audit chain lock, and the verifier reads
@@ -31,10 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from ff_utils.ff_analytics_core.ff_clock import FFClock
-from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write, ff_fsync_dir, ff_write_all
-from ff_utils.ff_analytics_core.ff_json_utils import ff_read_json, ff_write_json
+from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write, ff_fsync_dir
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 from ff_utils.ff_analytics_store.ff_audit_layout import LOCK_FILE
+from ff_utils.ff_analytics_store.ff_partition_swap import (
+    SWAP_STEPS,
+    ff_recover_legacy_manifest,
+    ff_recover_swaps,
+    ff_replace_partition,
+)
 from ff_utils.ff_analytics_store.ff_stream_store import (
     COMPACTION_MANIFEST,
     QUARANTINE_DIR,
@@ -46,7 +48,7 @@ logger = get_logger(__name__)
 
 TARGET = "compacted.jsonl.gz"
 
-STEPS = ("tmp_written", "manifest_written", "target_renamed", "sources_removed", "manifest_removed")
+STEPS = SWAP_STEPS
 
 
 @dataclass(slots=True)
@@ -158,32 +160,26 @@ class FFPartitionCompressor:
 
     # ------------------------------------------------------------------ recovery
     def recover(self, pdir: Path) -> bool:
-        """Finish or discard an interrupted compaction in ``pdir``; True if there was one."""
+        """Finish or discard an interrupted compaction of ``pdir``'s stream; True if there was one.
+
+        Rolls an exchanged swap forward and drops an unexchanged one (``ff_recover_swaps``), finishes
+        a manifest left by the fallback or by an older version, and removes that version's
+        ``.compacted*.tmp`` leftovers.
+        """
         did = False
         for n in _listdir(pdir):
             if (n.startswith(".compacted") or n.startswith(f".{COMPACTION_MANIFEST}.")) and n.endswith(".tmp"):
                 os.unlink(pdir / n)
                 did = True
-        mpath = pdir / COMPACTION_MANIFEST
-        if not mpath.exists():
-            if did:
-                ff_fsync_dir(pdir)
-            return did
-        manifest = ff_read_json(mpath, default=None) or {}
-        target = str(manifest.get("target") or "")
-        if target and (pdir / target).exists():
-            for src in manifest.get("sources", []):
-                if src == target or "/" in src:
-                    continue
-                try:
-                    os.unlink(pdir / src)
-                except FileNotFoundError:
-                    pass
+        if did:
             ff_fsync_dir(pdir)
-        os.unlink(mpath)
-        ff_fsync_dir(pdir)
-        logger.warning("finished an interrupted compaction in %s (target present: %s)", pdir, bool(target))
-        return True
+        if ff_recover_swaps(pdir.parent):
+            did = True
+        mpath = pdir / COMPACTION_MANIFEST
+        if mpath.exists():
+            ff_recover_legacy_manifest(pdir)
+            did = True
+        return did
 
     # ------------------------------------------------------------------ compaction
     def compact_partition(self, stream: str, pdir: Path, day: date | None = None) -> FFCompactionResultDTO | None:
@@ -232,27 +228,14 @@ class FFPartitionCompressor:
                     raw = raw[:cut]
                 data += raw
             payload = gzip.compress(bytes(data), compresslevel=self.compresslevel, mtime=0)
-            tmp = pdir / f".{target}.tmp"
-            _write_fsync(tmp, payload)
-            with open(tmp, "rb") as fh:
-                check = gzip.decompress(fh.read())
-            if check != data:
-                os.unlink(tmp)
-                raise OSError(f"{tmp}: read-back verification failed ({len(check)} != {len(data)} bytes)")
-            self._step("tmp_written", pdir)
-            ff_write_json(pdir / COMPACTION_MANIFEST, {"target": target, "sources": [s.name for s in sources]})
-            self._step("manifest_written", pdir)
-            os.replace(tmp, pdir / target)
-            ff_fsync_dir(pdir)
-            self._step("target_renamed", pdir)
-            for src in sources:
-                os.unlink(src)
-            ff_fsync_dir(pdir)
-            self._step("sources_removed", pdir)
-            # no directory fsync: a manifest that reappears after a power loss only lists sources
-            # that are gone while the target exists, which readers and recover() handle
-            os.unlink(pdir / COMPACTION_MANIFEST)
-            self._step("manifest_removed", pdir)
+
+            def verify(path: Path) -> None:
+                with open(path, "rb") as fh:
+                    check = gzip.decompress(fh.read())
+                if check != data:
+                    raise OSError(f"{path}: read-back verification failed ({len(check)} != {len(data)} bytes)")
+
+            ff_replace_partition(pdir, sources, target, payload, verify=verify, step_hook=self._step_hook)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -290,15 +273,6 @@ def _read_source(src: Path, fd: int) -> bytes:
             break
         out += chunk
     return bytes(out)
-
-
-def _write_fsync(path: Path, payload: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        ff_write_all(fd, payload)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _listdir(p: Path) -> list[str]:

@@ -124,7 +124,7 @@ def _check(base: Path, m: FFMetricsCollectionManager, run: _Run, label: str) -> 
                 orjson.loads(line)
             except orjson.JSONDecodeError:
                 raise AssertionError(f"{label}: partial record {f}:{n}: {line[:80]!r}") from None
-    leftovers = [p for p in base.rglob("*.tmp")]
+    leftovers = [p for p in base.rglob("*") if p.name.endswith(".tmp") or p.name.startswith((".ff-tmp.", ".ff-swap."))]
     assert not leftovers, f"{label}: temp files left: {leftovers}"
 
     # user events: every accepted event exactly once, nothing refused on disk

@@ -34,7 +34,7 @@ def test_key_generated_once_with_mode_0600_outside_analytics(tmp_path: Path, mon
     assert bytes.fromhex(path.read_text().strip()) == key and len(key) == 32
     again, _ = ff_load_or_create_key(tmp_path, None)
     assert again == key
-    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".ff-tmp.")]
 
 
 def test_env_var_wins_and_key_file_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
