@@ -38,6 +38,7 @@ _CACHE_MAX = 200_000
 _USER = b"user\x00"
 _SESSION = b"session\x00"
 _SUBJECT = b"subject\x00"
+_IDENTIFIER = b"identifier\0"
 
 
 class FFPseudonymKeyError(ValueError):
@@ -151,6 +152,10 @@ class FFPseudonymizer:
                 self._sessions.clear()
             h = self._sessions[session_id] = self._mac(_SESSION, session_id)
         return h
+
+    def identifier_hash(self, value: str) -> str:
+        """The keyed pseudonym of another identifier (a conversation, thread, device or account id)."""
+        return self._mac(_IDENTIFIER, value)
 
     def subject_ref(self, user_id: str) -> str:
         """A reference for compliance records (consent, erasure receipts) unlinkable to ``user_hash``."""
