@@ -102,3 +102,10 @@ def test_example_app_under_load_then_sigterm(tmp_path: Path) -> None:
             data = p.read_bytes()
             leaked = [n for n in needles if n.encode() in data]
             assert not leaked, (leaked, rel)
+
+
+def test_readme_fastapi_section_is_the_example_file() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = (ROOT / "examples" / "fastapi_chat_app.py").read_text(encoding="utf-8")
+    assert "### In a FastAPI app" in readme
+    assert f"```python\n{example}```" in readme
