@@ -229,6 +229,11 @@ class FFMetricsCollectionManager(FFAnalyticsProtocol, FFMonitoringProtocol):
         return self.compliance.checked_name(name, what, source="instrument")
 
     @property
+    def version(self) -> str:
+        """This library's version (``__version__``), e.g. for a health route."""
+        return __version__
+
+    @property
     def closed(self) -> bool:
         """True once ``close()`` (or ``close_sync()``) finished."""
         return self.hub.closed

@@ -29,6 +29,7 @@ U, C, P = "ff_utils.ff_analytics_", "ff_class_configs.ff_analytics_", "ff_protoc
 CORE, CONFIGS, PROTOCOLS, SKETCHES, STORE = U + "core", C + "configs", P + "protocols", U + "sketches", U + "store"
 SYSTEM, PRIVACY, COMPLIANCE, ALERTS, ANALYSIS = U + "system", U + "privacy", U + "compliance", U + "alerts", U + "analysis"
 BI, EXPOSITION, TESTING, CLI, BENCH = U + "bi", U + "exposition", U + "testing", U + "cli", U + "bench"
+ASGI = U + "asgi"
 
 FOUNDATION = {CORE, CONFIGS, PROTOCOLS, SKETCHES}
 ENGINES_BELOW_BI = FOUNDATION | {STORE, SYSTEM, PRIVACY, COMPLIANCE, ALERTS, ANALYSIS}
@@ -47,9 +48,10 @@ ALLOWED: dict[str, set[str]] = {
     BI: FOUNDATION | {STORE, SYSTEM, PRIVACY},
     EXPOSITION: ENGINES_BELOW_BI | {BI},
     TESTING: FOUNDATION | {STORE},
-    BENCH: ENGINES_BELOW_BI | {BI, EXPOSITION, TESTING},
+    ASGI: FOUNDATION,  # a bridge: the manager is handed in
+    BENCH: ENGINES_BELOW_BI | {BI, EXPOSITION, TESTING, ASGI},
     CLI: ENGINES_BELOW_BI | {BI, EXPOSITION, BENCH},
-    MANAGER: ENGINES_BELOW_BI | {BI, EXPOSITION, CLI},
+    MANAGER: ENGINES_BELOW_BI | {BI, EXPOSITION, CLI, ASGI},
 }
 ENGINES = set(ALLOWED) - {CLI, BENCH, MANAGER}
 

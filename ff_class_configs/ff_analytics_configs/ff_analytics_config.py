@@ -108,6 +108,10 @@ CATEGORY_STREAMS: dict[str, tuple[str, ...]] = {
 STREAM_NAMES: tuple[str, ...] = tuple(s for streams in CATEGORY_STREAMS.values() for s in streams)
 
 
+USER_EVENT_STREAMS = ("session_analytics", "feature_usage", "engagement_metrics", "behavior_patterns")
+_CUSTOM_EVENT_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
 def _values(enum: type[Enum]) -> list[str]:
     return [m.value for m in enum]
 
@@ -321,6 +325,8 @@ class FFAnalyticsConfigDTO(FFConfigBase):
     track_user_behavior: bool = True
     track_feature_usage: bool = True
     track_session_quality: bool = True
+    custom_event_streams: list[str] = field(default_factory=list)
+    """``"event_name=stream"`` pairs: the user stream a free-form event goes to (else behavior_patterns)."""
 
     # Business intelligence
     enable_business_intelligence: bool = True
@@ -434,6 +440,13 @@ class FFAnalyticsConfigDTO(FFConfigBase):
         if c.ok("rollup_relative_accuracy") and not 0.0 < self.rollup_relative_accuracy < 1.0:
             c.err("rollup_relative_accuracy", f"must be in (0, 1), got {self.rollup_relative_accuracy!r}")
         c.at_least("distinct_exact_limit", 0)
+        if c.ok("custom_event_streams"):
+            for pair in self.custom_event_streams:
+                name, sep, stream = pair.partition("=")
+                if not sep or not _CUSTOM_EVENT_RE.fullmatch(name) or stream not in USER_EVENT_STREAMS:
+                    c.err("custom_event_streams", f"{pair[:80]!r}: expected 'event_name=stream' with event_name "
+                          f"matching ^[a-z][a-z0-9_]{{0,63}}$ and stream one of {list(USER_EVENT_STREAMS)}")
+                    break
         if c.ok("store_base_path") and "\x00" in self.store_base_path:
             c.err("store_base_path", "must not contain NUL")
 

@@ -17,6 +17,7 @@ from ff_utils.ff_analytics_bench import (
     ff_ingest_bench,
     ff_instrument_bench,
     ff_maintenance_bench,
+    ff_middleware_bench,
     ff_overhead_bench,
     ff_rebuild_bench,
 )
@@ -34,6 +35,7 @@ BENCH_MODULES = (
     ff_alerts_bench,
     ff_analysis_bench,
     ff_maintenance_bench,
+    ff_middleware_bench,
 )
 
 

@@ -45,7 +45,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise FFCliError(f"--output: cannot write {out}: {exc}") from exc
         summary = {"user_hash": res["user_hash"], "total_records": res["total_records"], "output": str(out)}
-        emit(args, summary, format_table([summary]))
+        emit(args, summary, format_table([summary]) + "".join(f"\nwhy none: {r}" for r in res["explanation"]))
         return 0
     if args.format == "json":
         emit(args, res)
@@ -54,7 +54,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         emit(
             args,
             res,
-            f"user_hash {res['user_hash']}\ntotal_records {res['total_records']}\n" + format_table(rows),
+            f"user_hash {res['user_hash']}\ntotal_records {res['total_records']}\n" + format_table(rows)
+            + "".join(f"\nwhy none: {r}" for r in res["explanation"]),
         )
     return 0
 

@@ -18,6 +18,8 @@ import re
 from collections import Counter
 from typing import Any
 
+from ff_utils.ff_analytics_privacy.ff_identifier_guard import PSEUDONYMIZED_KEYS
+
 FREE_TEXT_KEYS = frozenset(
     {
         "message", "messages_text", "content", "text", "prompt", "query", "body", "comment", "comments",
@@ -39,6 +41,7 @@ IDENTIFIER_KEYS = frozenset(
     }
 )
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_PSEUDONYM = re.compile(r"[0-9a-f]{32}")
 MAX_DEPTH = 4
 MAX_ITEMS = 64
 MAX_STRING = 2048
@@ -299,14 +302,17 @@ class FFPIIScrubber:
         raise FFNotJSONError(type(v).__name__)
 
     def _classify(self, key: Any) -> int:
-        """0 drop (unsafe or identifier key), 1 free text (keep length), 2 user agent, 3 scrub value."""
+        """0 drop (unsafe or identifier key), 1 free text (keep length), 2 user agent, 3 scrub value,
+        4 pseudonymized identifier (kept only as a pseudonym: ``ff_identifier_guard`` ran first)."""
         c = self._key_class.get(key) if isinstance(key, str) else 0
         if c is None:
             if not self.key_ok(key):
                 c = 0
             else:
                 lk = key.lower()
-                if lk in IDENTIFIER_KEYS:
+                if lk in PSEUDONYMIZED_KEYS:
+                    c = 4
+                elif lk in IDENTIFIER_KEYS:
                     c = 0
                 elif is_free_text_key(lk):
                     c = 1
@@ -341,6 +347,11 @@ class FFPIIScrubber:
                     out[k] = self.text(v) if type(v) is str else self.value(v, depth)
                 elif c == 0:
                     self.dropped_keys += 1
+                elif c == 4:
+                    if type(v) is str and _PSEUDONYM.fullmatch(v):
+                        out[k] = v
+                    else:  # a raw value under an identifier key: never stored
+                        self.dropped_keys += 1
                 elif c == 1:
                     self.dropped_keys += 1
                     if isinstance(v, str):

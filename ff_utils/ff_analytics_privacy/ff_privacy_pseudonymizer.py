@@ -46,6 +46,7 @@ def _evict_oldest(cache: dict[str, str]) -> None:
 _USER = b"user\x00"
 _SESSION = b"session\x00"
 _SUBJECT = b"subject\x00"
+_IDENTIFIER = b"identifier\0"
 
 
 class FFPseudonymKeyError(ValueError):
@@ -159,6 +160,10 @@ class FFPseudonymizer:
                 _evict_oldest(self._sessions)
             h = self._sessions[session_id] = self._mac(_SESSION, session_id)
         return h
+
+    def identifier_hash(self, value: str) -> str:
+        """The keyed pseudonym of another identifier (a conversation, thread, device or account id)."""
+        return self._mac(_IDENTIFIER, value)
 
     def subject_ref(self, user_id: str) -> str:
         """A reference for compliance records (consent, erasure receipts) unlinkable to ``user_hash``."""

@@ -437,10 +437,34 @@ class FFPrivacyService:
             "total_records": total,
             "compliance_records": compliance,
             **result,
+            "explanation": [] if total else self._explain_no_records(p, h, result),
         }
         await self._privacy_event("access_request", subject_ref=ref, records=total)
         self.audit("export_user_data", target=ref, records=total)
         return out
+
+    def _explain_no_records(self, p: Any, user_hash: str, result: dict[str, Any]) -> list[str]:
+        """Why an export found no analytics record: each reason the store itself can show."""
+        reasons: list[str] = []
+        for ev in result.get("records", {}).get("privacy_events", []):
+            if ev.get("kind") == "erasure_completed":
+                reasons.append(f"erased on {str(ev.get('timestamp', ''))[:10]} (erase_user_data removed its records "
+                               f"from every partition; outcome {ev.get('outcome', '?')})")
+        consent = p.consent.get(user_hash)
+        if consent.get("opt_out"):
+            reasons.append(f"opted out on {str(consent.get('updated_at', ''))[:10]}: no event is recorded while opted out")
+        if consent.get("consent") is False:
+            reasons.append(f"consent withdrawn on {str(consent.get('updated_at', ''))[:10]}: no event is recorded without consent")
+        seen = p.index.get(user_hash)
+        retention = self.config.privacy_config.raw_data_retention_days
+        if seen:
+            reasons.append(f"seen from {seen.get('first_seen')} to {seen.get('last_seen')}, but no raw record remains: "
+                           f"raw partitions older than raw_data_retention_days ({retention}) are deleted by retention")
+        elif not reasons:
+            reasons.append("never seen under this store's pseudonym key: no event of this id was recorded in this "
+                           "store (another store or key file, a different spelling of the id, or events dropped by "
+                           "sampling, do-not-track or a disabled analytics level)")
+        return reasons
 
     async def erase_user_data(self, user_id: str) -> dict[str, Any]:
         """Remove ``user_id``'s records from every partition, the user index and rollups (Art. 17).

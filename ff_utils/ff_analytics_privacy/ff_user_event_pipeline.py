@@ -20,6 +20,7 @@ usage_pattern. Other keys go to ``properties`` after PII scrubbing. ``do_not_tra
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import F
 from ff_utils.ff_analytics_core.ff_clock import FFClock
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 from ff_utils.ff_analytics_privacy.ff_consent_registry import FFConsentRegistry
+from ff_utils.ff_analytics_privacy.ff_identifier_guard import FFIdentifierGuard
 from ff_utils.ff_analytics_privacy.ff_pii_scrubber import FFPIIScrubber
 from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import FFPseudonymizer
 from ff_utils.ff_analytics_privacy.ff_user_index import FFUserIndex
@@ -92,6 +94,13 @@ _BY_TYPE: dict[str, dict[str, tuple[str, str]]] = {
     "satisfaction": {"rating": ("satisfaction_rating", "rating")},
 }
 MAPPINGS: dict[str, dict[str, tuple[str, str]]] = {t: {**_COMMON, **m} for t, m in _BY_TYPE.items()}
+CUSTOM_EVENT_MAPPING: dict[str, tuple[str, str]] = dict(_COMMON)
+"""A free-form event maps the common keys (user agent, platform, ...); all others are properties."""
+CUSTOM_EVENT_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+"""Event names beyond the seed's types: lower-case snake case, at most 64 characters."""
+CUSTOM_EVENT_STREAM = "behavior_patterns"
+"""Where a free-form event goes unless ``custom_event_streams`` names another user stream."""
+_CUSTOM_EVENT_RE = re.compile(CUSTOM_EVENT_PATTERN)
 
 
 RECORD_FIELDS: tuple[str, ...] = (
@@ -173,6 +182,7 @@ class FFUserEventPipeline:
         self._ts_sec = -1
         self._ts_prefix = ""
         self.stats = FFPrivacyStatsDTO()
+        self.guard = FFIdentifierGuard(pseudonymizer)
         self.reconfigure()
 
     def reconfigure(self) -> None:
@@ -195,6 +205,8 @@ class FFUserEventPipeline:
         self.allow_opt_out = bool(getattr(p, "allow_user_opt_out", True))
         self.require_consent = bool(getattr(p, "require_explicit_consent", False))
         self.honor_dnt = bool(getattr(p, "honor_do_not_track", True))
+        custom = dict(pair.split("=", 1) for pair in (getattr(c, "custom_event_streams", None) or ()))
+        self.event_streams = {**{k: v for k, v in custom.items() if k not in EVENT_STREAMS}, **EVENT_STREAMS}
         self._users_get = self.pseudonymizer._users.get
         self._sessions_get = self.pseudonymizer._sessions.get
         self.blocked_streams = {
@@ -220,7 +232,8 @@ class FFUserEventPipeline:
         return self._ts_prefix + _DIGITS3[us // 1000] + _DIGITS3[us % 1000] + "Z"
 
     @staticmethod
-    def validate(user_id: Any, session_id: Any, event_type: Any, event_data: Any) -> tuple[str, dict[str, Any]]:
+    def validate(user_id: Any, session_id: Any, event_type: Any, event_data: Any,
+                 event_streams: dict[str, str] = EVENT_STREAMS) -> tuple[str, dict[str, Any]]:
         """Caller bugs raise; returns ``(stream, event_data)``."""
         if not isinstance(user_id, str):
             raise TypeError(f"user_id: expected str, got {type(user_id).__name__}")
@@ -230,11 +243,16 @@ class FFUserEventPipeline:
             raise TypeError(f"session_id: expected str, got {type(session_id).__name__}")
         if len(session_id) > MAX_ID:
             raise ValueError(f"session_id: at most {MAX_ID} characters")
-        stream = EVENT_STREAMS.get(event_type) if type(event_type) is str else None
+        stream = event_streams.get(event_type) if type(event_type) is str else None
         if stream is None:
             if not isinstance(event_type, str):
                 raise TypeError(f"event_type: expected str, got {type(event_type).__name__}")
-            raise ValueError(f"event_type: unknown event type {event_type!r} (known: {sorted(EVENT_STREAMS)})")
+            if not _CUSTOM_EVENT_RE.fullmatch(event_type):
+                raise ValueError(
+                    f"event_type: {event_type[:80]!r} is neither a known type ({sorted(EVENT_STREAMS)}) nor a custom "
+                    f"event name matching {CUSTOM_EVENT_PATTERN}"
+                )
+            stream = CUSTOM_EVENT_STREAM
         if type(event_data) is not dict:
             if event_data is None:
                 return stream, {}
@@ -249,7 +267,7 @@ class FFUserEventPipeline:
         """``(stream, record)`` to store, or ``(None, reason)`` when a control filtered it out.
 
         With ``pending`` (batches) the user-index update is deferred to :meth:`commit`."""
-        stream = EVENT_STREAMS.get(event_type) if type(event_type) is str else None
+        stream = self.event_streams.get(event_type) if type(event_type) is str else None
         if (
             stream is None
             or type(user_id) is not str
@@ -259,7 +277,7 @@ class FFUserEventPipeline:
             or len(session_id) > MAX_ID
             or type(event_data) is not dict
         ):
-            stream, event_data = self.validate(user_id, session_id, event_type, event_data)
+            stream, event_data = self.validate(user_id, session_id, event_type, event_data, self.event_streams)
         st = self.stats
         if self._gated and (reason := self._gate(stream)):
             return None, reason
@@ -294,6 +312,8 @@ class FFUserEventPipeline:
             if sh:
                 rec["session_id"] = sh
         if event_data:
+            if not self.raw_ids:  # the call's own ids and identifier-like keys: pseudonyms only
+                event_data = self.guard.protect(event_data, user_id, session_id, h, sh)
             self._fill(rec, event_type, event_data)  # field errors raise before the index changes
         elif event_type == "page_view":
             rec["pages_viewed"] = 1
@@ -332,7 +352,7 @@ class FFUserEventPipeline:
         return ""
 
     def _fill(self, rec: dict[str, Any], event_type: str, data: dict[str, Any]) -> None:
-        mapping = MAPPINGS[event_type]
+        mapping = MAPPINGS.get(event_type, CUSTOM_EVENT_MAPPING)
         extra: dict[str, Any] | None = None
         scrub = self.exclude_sensitive
         text = self.scrubber.text

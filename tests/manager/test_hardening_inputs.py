@@ -187,7 +187,7 @@ row("record_user_analytics", "session_id-none", lambda m: m.record_user_analytic
     TypeError, "session_id")
 row("record_user_analytics", "session_id-oversized",
     lambda m: m.record_user_analytics("u", "s" * 1025, "page_view", {}), ValueError, "session_id")
-for _label, _et, _exc in [("nope", "nope", ValueError), ("none", None, TypeError), ("oversized", BIG, ValueError),
+for _label, _et, _exc in [("nope", "No Pe!", ValueError), ("none", None, TypeError), ("oversized", BIG, ValueError),
                           ("upper", "PAGE_VIEW", ValueError)]:
     row("record_user_analytics", f"event_type-{_label}",
         lambda m, e=_et: m.record_user_analytics("u", "s", e, {}), _exc, "event_type")
@@ -229,7 +229,7 @@ row("record_user_events", "item-int", lambda m: m.record_user_events([5]), TypeE
 row("record_user_events", "item-3-tuple", lambda m: m.record_user_events([("u", "s", "page_view")]),
     ValueError, "events[0]")
 row("record_user_events", "item-bad-type",
-    lambda m: m.record_user_events([GOOD_EVENT, {"user_id": "u", "event_type": "nope"}]), ValueError, "events[1]")
+    lambda m: m.record_user_events([GOOD_EVENT, {"user_id": "u", "event_type": "No Pe!"}]), ValueError, "events[1]")
 row("record_user_events", "item-field-error",
     lambda m: m.record_user_events([GOOD_EVENT, ("bob", "s", "page_view", {"pages": -1})]), ValueError,
     "events[1]: event_data['pages']")

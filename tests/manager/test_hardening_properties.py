@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import load_config
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock
+from ff_utils.ff_analytics_privacy.ff_identifier_guard import PSEUDONYMIZED_KEYS
 from ff_utils.ff_analytics_privacy.ff_pii_scrubber import IDENTIFIER_KEYS, reduce_user_agent, scrub_text
 from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import DEFAULT_KEY_ENV_VAR
 from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import EVENT_STREAMS, MAPPINGS
@@ -62,13 +63,28 @@ MAX_ITEMS = 64  # entries per dict (first kept ones, <key>_length entries includ
 SHORT = 6  # strings shorter than this are stored unchanged
 INT_MIN, INT_MAX = -(2**63), 2**64 - 1  # beyond: decimal strings
 
-DROP, FREE, UA, KEEP = range(4)
+DROP, FREE, UA, KEEP, PSEUDO = range(5)
+
+
+class _AnyPseudonym:
+    """Equal to any keyed pseudonym (32 lower-case hex digits): identifier-like keys keep only that."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and re.fullmatch(r"[0-9a-f]{32}", other) is not None
+
+    def __repr__(self) -> str:
+        return "<pseudonym>"
+
+
+ANY_PSEUDONYM = _AnyPseudonym()
 
 
 def model_classify(key: Any) -> int:
     if not isinstance(key, str) or not SAFE_KEY.fullmatch(key) or (len(key) >= SHORT and scrub_text(key) != key):
         return DROP  # unsafe key or a key that carries PII itself
     k = key.lower()  # key names compare case-insensitively
+    if k in PSEUDONYMIZED_KEYS:
+        return PSEUDO
     if k in IDENTIFIER_KEYS:
         return DROP
     if k in FREE_TEXT_KEYS or k.endswith(FREE_TEXT_SUFFIXES):
@@ -144,6 +160,8 @@ def model_properties(d: dict[str, Any], depth: int = 0) -> dict[str, Any]:
                 out[k] = model_value(v, depth)
         elif c == KEEP and k not in lengths:
             out[k] = model_value(v, depth)
+        elif c == PSEUDO and isinstance(v, (str, int)) and not isinstance(v, bool):
+            out[k] = ANY_PSEUDONYM  # scalars under identifier-like keys: pseudonymized; containers dropped
     return out
 
 

@@ -108,7 +108,7 @@ async def test_argument_errors_name_the_argument(tmp_path: Path) -> None:
         with pytest.raises(TypeError, match="session_id"):
             await m.record_user_analytics("u", None, "page_view", {})
         with pytest.raises(ValueError, match="event_type"):
-            await m.record_user_analytics("u", "s", "bogus", {})
+            await m.record_user_analytics("u", "s", "Bogus Event!", {})
         with pytest.raises(TypeError, match="event_data"):
             await m.record_user_analytics("u", "s", "page_view", ["x"])
         with pytest.raises(TypeError, match=r"event_data\['duration'\]"):
@@ -116,7 +116,7 @@ async def test_argument_errors_name_the_argument(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match=r"event_data\['rating'\]"):
             await m.record_user_analytics("u", "s", "satisfaction", {"rating": 11})
         with pytest.raises(ValueError, match=r"events\[1\]"):
-            await m.record_user_events([("u", "s", "page_view", {}), ("u", "s", "nope", {})])
+            await m.record_user_events([("u", "s", "page_view", {}), ("u", "s", "No Pe!", {})])
         await m.aflush()
         assert user_records(m) == []  # a rejected batch records nothing
 
@@ -439,7 +439,7 @@ async def test_key_setup_io_failure_is_contained_and_retried(tmp_path: Path, mon
         assert await m.record_user_analytics("gina", "s", "page_view", {}) is False
         assert await m.record_user_events([("gina", "s", "page_view", {})]) == 0
         with pytest.raises(ValueError, match="event_type"):
-            await m.record_user_analytics("gina", "s", "nope", {})  # caller bugs still raise
+            await m.record_user_analytics("gina", "s", "no pe", {})  # caller bugs still raise
         assert m.privacy_stats == {"setup_failures": 1}
         monkeypatch.setattr(ps, "ff_load_or_create_key", real)
         assert await m.record_user_analytics("gina", "s", "page_view", {}) is False  # within the back-off
