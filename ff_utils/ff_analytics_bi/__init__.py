@@ -23,6 +23,7 @@ from ff_utils.ff_analytics_bi.ff_rollup_index import (
     FFUserBits,
     ff_pack_byte_mask,
 )
+from ff_utils.ff_analytics_bi.ff_store_merge import ff_merge_store_rollups
 
 __all__ = [
     "FFBIEngine",
@@ -33,6 +34,7 @@ __all__ = [
     "FFRollupAggregate",
     "FFRollupIndex",
     "FFUserBits",
+    "ff_merge_store_rollups",
     "ff_pack_byte_mask",
     "ff_suppressed_cells",
     "ff_validate_min_cell_size",

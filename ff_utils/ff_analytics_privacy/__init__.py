@@ -5,6 +5,7 @@ and the privacy service.
 from __future__ import annotations
 
 from ff_utils.ff_analytics_privacy.ff_consent_registry import FFConsentRegistry
+from ff_utils.ff_analytics_privacy.ff_identifier_guard import FFIdentifierGuard
 from ff_utils.ff_analytics_privacy.ff_pii_scrubber import (
     FFNotJSONError,
     FFPIIScrubber,
@@ -27,6 +28,7 @@ from ff_utils.ff_analytics_privacy.ff_user_index import FFUserIndex
 
 __all__ = [
     "FFConsentRegistry",
+    "FFIdentifierGuard",
     "FFNotJSONError",
     "FFPIIScrubber",
     "FFPrivacyService",

@@ -9,6 +9,13 @@ from ff_utils.ff_analytics_store.ff_partition_compressor import (
     FFCompressionReportDTO,
     FFPartitionCompressor,
 )
+from ff_utils.ff_analytics_store.ff_partition_swap import (
+    ff_exchange_paths,
+    ff_recover_legacy_manifest,
+    ff_recover_swaps,
+    ff_replace_partition,
+)
+from ff_utils.ff_analytics_store.ff_record_defaults import ff_fill_record_defaults
 from ff_utils.ff_analytics_store.ff_retention_manager import (
     FFRetentionCandidateDTO,
     FFRetentionManager,
@@ -38,6 +45,11 @@ __all__ = [
     "FFStreamStore",
     "ff_close_at_exit",
     "ff_default_writer_id",
+    "ff_exchange_paths",
+    "ff_fill_record_defaults",
     "ff_flatten_config",
+    "ff_recover_legacy_manifest",
+    "ff_recover_swaps",
+    "ff_replace_partition",
     "ff_write_store_metadata",
 ]
