@@ -197,7 +197,7 @@ def test_embed_copies_into_the_host_and_changes_no_host_file(tmp_path: Path, dep
     for rel in report["files"]:
         assert (host / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
         assert "__pycache__" not in rel
-    assert not list(host.rglob("*.tmp"))
+    assert not [p for p in host.rglob("*") if p.name.startswith(".ff-tmp.")]
 
     # a second embed refuses, lists what exists, and copies nothing
     marker = host / "ff_utils" / "ff_analytics_core" / "ff_clock.py"

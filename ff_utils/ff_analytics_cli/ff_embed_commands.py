@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ff_utils.ff_analytics_cli.ff_cli_support import FFCliError, emit
+from ff_utils.ff_analytics_core.ff_file_ops import ff_temp_name
 
 SHARED_PACKAGES = ("ff_utils", "ff_class_configs", "ff_protocols")
 TOP_LEVEL_MODULE = "ff_metrics_collection_manager.py"
@@ -101,7 +101,7 @@ def ff_embed_copy(plan: FFEmbedPlanDTO) -> list[Path]:
             for d in missing:
                 d.mkdir()
                 created_dirs.append(d)
-            temp = target.parent / f".ff-embed-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+            temp = target.parent / ff_temp_name(target.name, "embed-")
             try:
                 temp.write_bytes(source.read_bytes())
                 os.link(temp, target)  # FileExistsError instead of replacing a file
