@@ -4,6 +4,9 @@ A minimal pure-ASGI endpoint (one small JSON body) runs under uvicorn in its own
 127.0.0.1; an httpx client with ``--concurrency`` keep-alive connections sends ``--requests``
 requests after a warm-up. Each round starts a fresh server for each variant, in alternating order;
 the medians of ``--repeat`` rounds are compared: ``overhead_percent = (1 - with / without) * 100``.
+On a shared machine the client's noise is larger than the middleware, so the bench also times the
+middleware itself in-process (direct ASGI calls with and without it, best of 3) and reports its
+cost per request as a share of the time per request at the measured throughput (1 / req/s).
 Needs the dev extra (uvicorn, httpx).
 """
 
@@ -121,6 +124,41 @@ def _one(factory: Any, store: Path, with_middleware: bool, args: argparse.Namesp
         proc.join(30)
 
 
+def _direct_cost_us(factory: Any, store: Path, n: int = 20000) -> tuple[float, float]:
+    """In-process: microseconds per direct ASGI call of the endpoint, without and with the middleware."""
+    from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import load_config
+    from ff_utils.ff_analytics_asgi.ff_asgi_middleware import FFAnalyticsMiddleware
+
+    cfg = load_config(environment="production")
+    cfg.storage.base_path = str(store)
+    cfg.analytics.enable_real_time_metrics = False
+    manager = factory(cfg)
+    scope = {"type": "http", "method": "GET", "path": "/chat", "headers": []}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    wrapped = FFAnalyticsMiddleware(_endpoint, manager=manager)
+
+    async def loop(app: Any) -> float:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await app(scope, receive, send)
+        return (time.perf_counter() - t0) / n * 1e6
+
+    async def both() -> tuple[float, float]:
+        await manager.initialize_analytics_system(start_collection=False)
+        bare = min([await loop(_endpoint) for _ in range(3)])
+        mw = min([await loop(wrapped) for _ in range(3)])
+        await manager.close()
+        return bare, mw
+
+    return asyncio.run(both())
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         import httpx  # noqa: F401
@@ -139,8 +177,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for mw in order:
                 rate = _one(factory, Path(tmp) / f"store-{r}", mw, args)
                 (with_ if mw else without).append(rate)
+        bare_us, mw_us = _direct_cost_us(factory, Path(tmp) / "direct")
     w, wo = statistics.median(with_), statistics.median(without)
     return {
+        "direct_call_us_without": round(bare_us, 3),
+        "direct_call_us_with": round(mw_us, 3),
+        "middleware_us_per_request": round(mw_us - bare_us, 3),
+        "middleware_share_of_http_request_percent": round((mw_us - bare_us) / (1e6 / wo) * 100, 3),
         "requests_per_run": args.requests,
         "concurrency": args.concurrency,
         "repeat": args.repeat,
