@@ -121,11 +121,7 @@ class FFAnalyticsMiddleware:
             component = self.namer.component(scope)
             ok = not raised and 0 < status < 400
             duration_ms = (end - start) * 1000.0
-            try:
-                self.manager.record_request(component, duration_ms, ok)
-            except Exception:
-                self.hook_failures += 1
-                logger.exception("record_request failed in the middleware")
+            self._request(component, duration_ms, ok)
             if self.identify is not None and not raised:
                 await self._identified(self.identify, scope, component, status, duration_ms)
 
@@ -144,12 +140,7 @@ class FFAnalyticsMiddleware:
         finally:
             self.websockets_open -= 1
             self._metric(WEBSOCKET_OPEN_METRIC, self.websockets_open)
-            try:
-                self.manager.record_request(self.namer.component(scope), (time.perf_counter() - start) * 1000.0,
-                                            not raised)
-            except Exception:
-                self.hook_failures += 1
-                logger.exception("record_request failed in the middleware")
+            self._request(self.namer.component(scope), (time.perf_counter() - start) * 1000.0, not raised)
 
     async def _identified(self, identify: Identify, scope: Scope, component: str, status: int,
                           duration_ms: float) -> None:
@@ -165,6 +156,13 @@ class FFAnalyticsMiddleware:
         except Exception:  # a hook bug or a rejected id must not fail the (already answered) request
             self.hook_failures += 1
             logger.exception("identify / record_user_analytics failed in the middleware")
+
+    def _request(self, component: str, duration_ms: float, ok: bool) -> None:
+        try:
+            self.manager.record_request(component, duration_ms, ok)
+        except Exception:
+            self.hook_failures += 1
+            logger.exception("record_request failed in the middleware")
 
     def _gauge(self, name: str, delta: int) -> None:
         self.in_flight += delta
