@@ -212,6 +212,7 @@ class FFMetricsCollectionManager(FFAnalyticsProtocol, FFMonitoringProtocol):
             store, clock_, ac, hub, base_path=self.base_path,
             validate_name=self._instrument_name_check,
             evaluate_window=self.alerts.evaluate_window, alert_status=self.alerts.alert_status,
+            check_metrics=self.alerts.check_system_alerts,
         )
         self.privacy = FFPrivacyService(store, clock_, ac, hub, base_path=self.base_path, audit=audit,
                                         privacy_event=self.compliance.record_privacy_event)

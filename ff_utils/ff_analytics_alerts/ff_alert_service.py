@@ -1,7 +1,8 @@
 """The alerting engine of the manager: rules, alert lifecycle, channels, remediation, history.
 
-Rules are evaluated on every collection tick (tick hook) and on instrument windows
-(``evaluate_alerts``); other domains raise alerts with ``raise_alert``. The engine lives in
+Rules are evaluated on every collection (``collect_system_metrics`` calls
+``check_system_alerts``, as seed 002's ``_check_system_alerts``; a loop tick is one collection, so
+once per tick) and on instrument windows (``evaluate_alerts``); other domains raise alerts with ``raise_alert``. The engine lives in
 ``ff_alert_engine``, its state is the event log of the ``alerts`` stream (``ff_alert_log``).
 """
 
@@ -72,7 +73,6 @@ class FFAlertService:
         r = self._replay
         self.engine.restore(r.alerts, r.last_notified, r.budget, r.fired_t)
         self._store_counts = (0, 0)  # the store counts from zero
-        hub.add_tick_hook(self.on_tick)
         hub.add_close_hook(self.channels.close)
         hub.add_fork_hook(self._after_fork)
 
@@ -83,9 +83,9 @@ class FFAlertService:
         self._store_counts = (0, 0)
 
     # ------------------------------------------------------------------ evaluation
-    async def on_tick(self, metrics: Any) -> None:
-        """Tick hook: evaluate the rules against one ``FFSystemMetricsDTO`` (O(rules), no I/O), then
-        the store's drop counters."""
+    def check_system_alerts(self, metrics: Any) -> None:
+        """Evaluate the rules against one collection's ``FFSystemMetricsDTO`` (O(rules)), then the
+        store's drop counters; the system service calls it at the end of every collection."""
         self.engine.evaluate(ff_metric_values(metrics))
         self._check_store()
 

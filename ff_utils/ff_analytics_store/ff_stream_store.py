@@ -71,6 +71,7 @@ __all__ = [
 ]
 _WRITER_RE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _PARTITION_RE = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+_ISO_DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 ATEXIT_FLUSH_TIMEOUT_SECONDS = 5.0
@@ -274,8 +275,32 @@ class FFStreamStore(FFStreamStoreProtocol):
         return self.analytics_path / cat / stream
 
     def partition_dir(self, stream: str, day: date | str) -> Path:
-        d = day if isinstance(day, str) else day.isoformat()
+        """``<stream dir>/date=YYYY-MM-DD``; ``day`` is a ``date`` or an ISO day string (anything else,
+        e.g. ``'../x'``, raises ``ValueError`` naming ``day``)."""
+        if isinstance(day, datetime):
+            day = day.date()
+        if isinstance(day, date):
+            d = day.isoformat()
+        elif isinstance(day, str) and _ISO_DAY_RE.fullmatch(day):
+            try:
+                d = date.fromisoformat(day).isoformat()
+            except ValueError:
+                raise ValueError(f"day: {day!r} is not a calendar date (YYYY-MM-DD)") from None
+        else:
+            raise ValueError(f"day: expected a date or 'YYYY-MM-DD', got {day!r:.80}")
         return self.stream_dir(stream) / f"date={d}"
+
+    def confined_path(self, path: str | os.PathLike[str], what: str = "path") -> Path:
+        """``path`` resolved (symlinks included); ``ValueError`` naming ``what`` unless it lies inside
+        the store's tree (``<base_path>/analytics``)."""
+        try:
+            real = Path(os.path.realpath(os.fspath(path)))
+        except TypeError:
+            raise TypeError(f"{what}: expected a path, got {type(path).__name__}") from None
+        tree = Path(os.path.realpath(self.analytics_path))
+        if real == tree or tree not in real.parents:
+            raise ValueError(f"{what}: {os.fspath(path)!r} resolves to {str(real)!r}, outside the store's tree {str(tree)!r}")
+        return real
 
     # ------------------------------------------------------------------ append path
     def _roll_day(self, t: float) -> str:
@@ -622,9 +647,10 @@ class FFStreamStore(FFStreamStoreProtocol):
 
         Atomic (temp + rename) and exclusive against appenders (they hold a shared lock per batch
         and reopen after the rename). Kept lines stay byte-identical; unparseable lines are kept.
-        Returns ``(kept, removed)``; a file left with no records is removed.
+        Returns ``(kept, removed)``; a file left with no records is removed. ``path`` must resolve
+        (symlinks included) inside the store's tree, else ``ValueError`` naming ``path``.
         """
-        p = Path(path)
+        p = self.confined_path(path, "path")
         gz = p.name.endswith(".gz")
         fd = os.open(p, os.O_RDONLY)
         try:

@@ -118,6 +118,7 @@ class FFSystemService:
         validate_name: Callable[[Any, str], str] = ff_validate_name,
         evaluate_window: Callable[[list[dict[str, Any]]], Any] | None = None,
         alert_status: Callable[[], dict[str, Any]] | None = None,
+        check_metrics: Callable[[Any], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -126,6 +127,7 @@ class FFSystemService:
         self.thresholds = thresholds_from(config.alerting_config)
         self._evaluate_window = evaluate_window
         self._alert_status = alert_status
+        self._check_metrics = check_metrics
         self.probe = FFSystemProbe(Path(base_path), clock)
         debug_sink = functools.partial(store.append, "performance") if self.plan.rank >= 3 else None
         self.instruments = FFInstrumentRegistry(
@@ -275,6 +277,11 @@ class FFSystemService:
                 self._evaluate_window(snap.metrics)
             except Exception:  # an alert-rule bug must not break collection
                 logger.exception("alert evaluation on the instrument window failed")
+        if self._check_metrics is not None:  # the system rules, once per collection (seed 002)
+            try:
+                self._check_metrics(m)
+            except Exception:  # an alert-rule bug must not break collection
+                logger.exception("alert evaluation on the collected metrics failed")
         self._last_metrics = m
         self._last_health = health
         self._last_collected_mono = self.clock.monotonic()

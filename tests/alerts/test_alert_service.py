@@ -73,14 +73,14 @@ def hook():
     h.close()
 
 
-async def test_tick_hook_evaluates_system_and_component_metrics(tmp_path):
+async def test_check_system_alerts_evaluates_system_and_component_metrics(tmp_path):
     clock = FFManualClock(START)
     m = _manager(tmp_path, clock, cpu_usage_threshold_percent=80.0)
-    assert m.alerts.on_tick in m.hub.tick_hooks
+    assert m.alerts.check_system_alerts not in m.hub.tick_hooks  # once per collection, not per hook
     dto = FFSystemMetricsDTO(cpu_usage_percent=95.0, success_rate_percent=90.0,
                              component_error_rates={"db": 20.0, "api": 0.0},
                              component_response_times={"db": 12.0})
-    await m.alerts.on_tick(dto)
+    m.alerts.check_system_alerts(dto)
     active = {(a.rule_id, a.affected_component) for a in await m.get_active_alerts()}
     assert active == {("builtin.cpu_usage", "system"), ("builtin.error_rate", "system"),
                       ("builtin.component_error_rate", "db")}
@@ -88,7 +88,7 @@ async def test_tick_hook_evaluates_system_and_component_metrics(tmp_path):
                                                      if a.rule_id == "builtin.error_rate"]
     assert err.current_value == pytest.approx(10.0)
     clock.advance(60)
-    await m.alerts.on_tick(FFSystemMetricsDTO(cpu_usage_percent=10.0, success_rate_percent=100.0,
+    m.alerts.check_system_alerts(FFSystemMetricsDTO(cpu_usage_percent=10.0, success_rate_percent=100.0,
                                               component_error_rates={"db": 0.0}))
     assert await m.get_active_alerts() == []
     await m.close()
@@ -308,15 +308,15 @@ def test_cli_list_ack_resolve_history_recovery(tmp_path, capsys):
 async def test_store_drops_raise_and_clear_an_alert(tmp_path):
     clock = FFManualClock(START)
     m = _manager(tmp_path, clock)
-    await m.alerts.on_tick(FFSystemMetricsDTO())
+    m.alerts.check_system_alerts(FFSystemMetricsDTO())
     m.store.stats.records_dropped += 7  # what the store does when its buffer is full
     clock.advance(60)
-    await m.alerts.on_tick(FFSystemMetricsDTO())
+    m.alerts.check_system_alerts(FFSystemMetricsDTO())
     (a,) = await m.get_active_alerts()
     assert a.rule_id == "builtin.store_drops" and a.affected_component == "analytics_store"
     assert a.current_value == 7.0 and "7 record(s) dropped" in a.message
     clock.advance(60)
-    await m.alerts.on_tick(FFSystemMetricsDTO())
+    m.alerts.check_system_alerts(FFSystemMetricsDTO())
     assert await m.get_active_alerts() == [] and a.status == "resolved"
     await m.close()
 
