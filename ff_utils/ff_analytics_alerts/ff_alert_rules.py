@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ff_utils.ff_analytics_system.ff_health_checks import THRESHOLD_COMPARISON
+
 __all__ = [
     "COMPARISONS",
     "COMPONENT_METRICS",
@@ -215,7 +217,7 @@ def ff_builtin_rules(alerting_config: Any) -> list[FFAlertRuleDTO]:
             rule_id=rule_id,
             metric=metric,
             threshold=float(threshold),
-            comparison=">",
+            comparison=THRESHOLD_COMPARISON,
             severity=severity,
             alert_type=alert_type,
             title=title,

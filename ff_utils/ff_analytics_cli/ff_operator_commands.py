@@ -356,6 +356,8 @@ def _status_text(snap: dict[str, Any], width: int) -> str:
                  + (f"  ({', '.join(f'{k}={v}' for k, v in sorted(comp.items()))})" if comp else ""))
     for reason in (snap.get("health_reasons") or [])[:5]:
         lines.append(f"         - {reason}")
+    if snap.get("health_note"):
+        lines.append(f"         ({snap['health_note']})")
     alerts = snap.get("active_alerts") or []
     by_sev = snap.get("active_alerts_by_severity") or {}
     sev_txt = ", ".join(f"{n} {s}" for s, n in sorted(by_sev.items()) if n)
@@ -365,7 +367,8 @@ def _status_text(snap: dict[str, Any], width: int) -> str:
         ack = " (acknowledged)" if a.get("acknowledged") or a.get("status") == "acknowledged" else ""
         lines.append(f"         [{a.get('severity') or '?'}] {a.get('title') or a.get('alert_id')}{ack}")
     latest = snap.get("latest_metrics") or {}
-    lines.append(f"metrics  latest sample {latest.get('timestamp') or 'none'}")
+    lines.append(f"metrics  latest sample {latest.get('timestamp') or 'none'}"
+                 + (f" ({latest['writer_id']})" if latest.get("writer_id") else ""))
     series = snap.get("series") or {}
     for label, key, unit in (("cpu", "cpu_usage_percent", "%"), ("memory", "memory_usage_percent", "%"),
                              ("disk", "disk_usage_percent", "%"), ("p50", "p50_response_time_ms", " ms"),

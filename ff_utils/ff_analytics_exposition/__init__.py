@@ -10,6 +10,7 @@ from ff_utils.ff_analytics_exposition.ff_dashboard_data import (
     FFSeriesDTO,
     ff_downsample,
     ff_gather_dashboard_data,
+    ff_health_summary,
     ff_merge_alerts,
 )
 from ff_utils.ff_analytics_exposition.ff_dashboard_render import ff_render_dashboard
@@ -65,6 +66,7 @@ __all__ = [
     "ff_export_to_path",
     "ff_families_from_snapshot",
     "ff_gather_dashboard_data",
+    "ff_health_summary",
     "ff_iter_stream_range",
     "ff_make_metrics_asgi_app",
     "ff_merge_alerts",

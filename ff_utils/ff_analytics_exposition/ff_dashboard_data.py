@@ -499,6 +499,22 @@ def _health_status(comp: dict[str, Any]) -> str:
     return {None: "", 0: "healthy", 1: "degraded", 2: "unhealthy"}[worst]
 
 
+def ff_health_summary(check: dict[str, Any]) -> dict[str, Any]:
+    """One recorded health check as shown to an operator: overall status (recorded, else the worst
+    component), ``checked_at``, ``writer_id``, component statuses and reasons, the first 10 reasons."""
+    comp = check.get("component_health") if isinstance(check.get("component_health"), dict) else {}
+    creasons = check.get("component_health_reasons")
+    reasons = check.get("reasons")
+    return {
+        "overall_status": check.get("overall_status") or check.get("status") or _health_status(comp),
+        "checked_at": check.get("timestamp", ""),
+        "writer_id": str(check.get("writer_id") or ""),
+        "component_health": {str(k): str(v) for k, v in comp.items()},
+        "component_reasons": {str(k): str(v) for k, v in creasons.items()} if isinstance(creasons, dict) else {},
+        "reasons": [str(x) for x in reasons[:10]] if isinstance(reasons, list) else [],
+    }
+
+
 def _health_panel(r: _Reader, max_points: int) -> FFPanelDTO:
     p = FFPanelDTO("health", "Health summary", "status", "components", source="health_checks")
     checks = [x for x in r.read("health_checks") if isinstance(x.get("component_health"), dict)]
@@ -521,18 +537,18 @@ def _health_panel(r: _Reader, max_points: int) -> FFPanelDTO:
     if healthy_pts:
         p.series = [FFSeriesDTO("healthy", ff_downsample(healthy_pts, max_points)),
                     FFSeriesDTO("not healthy", ff_downsample(unhealthy_pts, max_points))]
-    latest = max(checks, key=lambda x: _epoch(x.get("timestamp")) or 0.0)
-    comp = latest["component_health"]
-    p.rows = [{"component": k, "status": str(v)} for k, v in sorted(comp.items())]
-    status = latest.get("overall_status") or latest.get("status") or _health_status(comp)
-    p.summary = {"overall_status": status, "checked_at": latest.get("timestamp", ""), "checks": len(checks)}
-    reasons = latest.get("reasons")
-    if isinstance(reasons, list):
-        p.items = [str(x) for x in reasons[:10]]
-    creasons = latest.get("component_health_reasons")
-    if isinstance(creasons, dict):
+    # newest check; on a tie (writers checking at the same instant) the greatest writer_id, the
+    # order the operator snapshot uses to pick the latest resource sample
+    latest = max(checks, key=lambda x: (_epoch(x.get("timestamp")) or 0.0, str(x.get("writer_id") or "")))
+    h = ff_health_summary(latest)
+    p.rows = [{"component": k, "status": v} for k, v in sorted(h["component_health"].items())]
+    if isinstance(latest.get("component_health_reasons"), dict):
         for row in p.rows:
-            row["reason"] = str(creasons.get(row["component"], ""))
+            row["reason"] = h["component_reasons"].get(row["component"], "")
+    p.summary = {"overall_status": h["overall_status"], "checked_at": h["checked_at"], "checks": len(checks)}
+    if h["writer_id"]:
+        p.summary["writer_id"] = h["writer_id"]
+    p.items = h["reasons"]
     for k in ("success_rate_percent", "system_reliability_score", "data_quality_score"):
         if (v := _num(latest.get(k))) is not None:
             p.summary[k] = v

@@ -11,7 +11,11 @@ from typing import Any
 
 from ff_utils.ff_analytics_core.ff_clock import FFClock, ff_iso
 from ff_utils.ff_analytics_core.ff_logging import get_logger
-from ff_utils.ff_analytics_exposition.ff_dashboard_data import FFDashboardDataDTO, ff_gather_dashboard_data
+from ff_utils.ff_analytics_exposition.ff_dashboard_data import (
+    FFDashboardDataDTO,
+    ff_gather_dashboard_data,
+    ff_health_summary,
+)
 from ff_utils.ff_analytics_exposition.ff_dashboard_data import ff_epoch_seconds as _epoch
 from ff_utils.ff_analytics_exposition.ff_dashboard_data import ff_number as _num
 from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY
@@ -37,8 +41,13 @@ def _latest_stream_files(store: Any) -> dict[str, dict[str, Any]]:
 
 
 
+def _order(rec: dict[str, Any]) -> tuple[str, str]:
+    """Newest first by ``timestamp``; writers ticking at the same instant are ordered by ``writer_id``."""
+    return str(rec.get("timestamp", "")), str(rec.get("writer_id") or "")
+
+
 def _latest_record(store: Any, stream: str, keep: Any) -> dict[str, Any] | None:
-    """The record with the greatest ``timestamp`` among those ``keep`` accepts, newest partition first."""
+    """The record greatest by ``(timestamp, writer_id)`` among those ``keep`` accepts, newest partition first."""
     from ff_utils.ff_analytics_core.ff_json_utils import ff_read_jsonl
 
     for part in reversed(store.iter_partitions(stream)):
@@ -46,8 +55,7 @@ def _latest_record(store: Any, stream: str, keep: Any) -> dict[str, Any] | None:
         for f in part.files:
             try:
                 for rec in ff_read_jsonl(f):
-                    if isinstance(rec, dict) and keep(rec) and (
-                            best is None or str(rec.get("timestamp", "")) >= str(best.get("timestamp", ""))):
+                    if isinstance(rec, dict) and keep(rec) and (best is None or _order(rec) >= _order(best)):
                         best = rec
             except OSError as exc:
                 logger.error("reading %s failed: %s", f, exc)
@@ -68,6 +76,8 @@ def ff_operator_snapshot(store: Any, clock: FFClock | None = None, *, data: FFDa
     if res is not None:
         latest.update({k: v for k, v in res.items() if _num(v) is not None})
         latest["timestamp"] = res.get("timestamp")
+        if res.get("writer_id"):
+            latest["writer_id"] = str(res["writer_id"])
     win = _latest_record(store, "performance", lambda x: x.get("kind") == "window" and bool(x.get("count")))
     if win is not None:  # the latest collection window with requests (system service records)
         for src, dst in (("mean", "response_time_ms"), ("p50", "p50_response_time_ms"), ("p95", "p95_response_time_ms"),
@@ -85,11 +95,31 @@ def ff_operator_snapshot(store: Any, clock: FFClock | None = None, *, data: FFDa
     snap["latest_metrics"] = latest
     if (t := _epoch(latest.get("timestamp"))) is not None:
         snap["latest_metrics_epoch"] = t
+    # One truth: the health shown is the check of the newest sample's own tick (same timestamp and
+    # writer), so a reason such as "cpu usage 97.0% > threshold 90%" never sits beside another
+    # writer's or another tick's cpu figure. Without that check, the newest check, with a note.
     hp = data.panel("health")
-    snap["component_health"] = {r["component"]: r["status"] for r in hp.rows}
-    snap["health_reasons"] = list(hp.items)
-    snap["health_checked_at"] = hp.summary.get("checked_at", "")
-    snap["overall_status"] = hp.summary.get("overall_status", "")
+    check = None
+    if res is not None:
+        at, writer = str(res.get("timestamp", "")), str(res.get("writer_id") or "")
+        check = _latest_record(store, "health_checks", lambda x: isinstance(x.get("component_health"), dict) and str(
+            x.get("timestamp", "")) == at and str(x.get("writer_id") or "") == writer)
+    if check is not None:
+        h = ff_health_summary(check)
+        snap["component_health"] = h["component_health"]
+        snap["health_reasons"] = h["reasons"]
+        snap["health_checked_at"] = h["checked_at"]
+        snap["overall_status"] = h["overall_status"]
+    else:
+        snap["component_health"] = {r["component"]: r["status"] for r in hp.rows}
+        snap["health_reasons"] = list(hp.items)
+        snap["health_checked_at"] = hp.summary.get("checked_at", "")
+        snap["overall_status"] = hp.summary.get("overall_status", "")
+        same = (str(snap["health_checked_at"]) == str(res.get("timestamp", "")) and str(
+            hp.summary.get("writer_id") or "") == str(res.get("writer_id") or "")) if res is not None else True
+        if snap["health_checked_at"] and not same:
+            snap["health_note"] = (f"the last health check ({snap['health_checked_at']}) is not of the latest "
+                                   f"sample ({res.get('timestamp')}, {res.get('writer_id') or 'no writer id'})")
     if health:  # a live check of this process (get_system_health) wins over the last recorded one
         comps = health.get("components")
         if isinstance(comps, dict) and comps:
@@ -100,6 +130,13 @@ def ff_operator_snapshot(store: Any, clock: FFClock | None = None, *, data: FFDa
         if isinstance(health.get("reasons"), list):
             snap["health_reasons"] = [str(x) for x in health["reasons"]]
         snap["health_checked_at"] = health.get("checked_at") or snap["health_checked_at"]
+        snap.pop("health_note", None)
+        if isinstance(health.get("resources"), dict) and health.get("checked_at"):
+            # the live check's own sample (written to the store as that tick's resource record)
+            latest.update({k: v for k, v in health["resources"].items() if _num(v) is not None})
+            latest["timestamp"] = health["checked_at"]
+            latest["writer_id"] = str(health.get("writer_id") or latest.get("writer_id") or "")
+            snap["latest_metrics_epoch"] = _epoch(health["checked_at"]) or snap.get("latest_metrics_epoch")
     if active_alerts is not None:
         sev: dict[str, int] = {}
         for a in active_alerts:

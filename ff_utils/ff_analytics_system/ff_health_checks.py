@@ -199,6 +199,10 @@ def thresholds_from(alerting_config: Any) -> dict[str, float]:
     return {k: float(getattr(alerting_config, k, v)) for k, v in DEFAULT_THRESHOLDS.items()}
 
 
+THRESHOLD_COMPARISON = ">"
+"""How a reading is compared with its alerting threshold, here and in the built-in alert rules."""
+
+
 def assess_overall(
     checks: dict[str, FFCheckResultDTO],
     resources: dict[str, Any],
@@ -206,7 +210,11 @@ def assess_overall(
     store_delta: dict[str, int],
     thresholds: dict[str, float],
 ) -> tuple[str, list[str]]:
-    """Overall status (healthy | degraded | unhealthy) and the reasons that set it."""
+    """Overall status (healthy | degraded | unhealthy) and the reasons that set it.
+
+    A reading counts against its threshold when strictly above it (``THRESHOLD_COMPARISON``, the
+    comparison of the built-in alert rules), so a threshold of 100 % never fires on 100.0 %.
+    """
     reasons: list[tuple[str, str]] = []
     for r in checks.values():
         if r.status in (UNHEALTHY, TIMEOUT):
@@ -216,20 +224,20 @@ def assess_overall(
 
     def over(field: str, key: str, level: str, what: str) -> None:
         v = resources.get(field)
-        if v is not None and v >= thresholds[key]:
-            reasons.append((level, f"{what} {v:.1f}% >= threshold {thresholds[key]:g}%"))
+        if v is not None and v > thresholds[key]:
+            reasons.append((level, f"{what} {v:.1f}% > threshold {thresholds[key]:g}%"))
 
     over("cpu_usage_percent", "cpu_usage_threshold_percent", DEGRADED, "cpu usage")
     over("memory_usage_percent", "memory_usage_threshold_percent", DEGRADED, "memory usage")
     over("disk_usage_percent", "disk_usage_threshold_percent", UNHEALTHY, "disk usage")
     if window.get("count"):
         er = window.get("error_rate_percent") or 0.0
-        if er >= thresholds["error_rate_threshold_percent"]:
-            reasons.append((DEGRADED, f"error rate {er:.2f}% >= threshold "
+        if er > thresholds["error_rate_threshold_percent"]:
+            reasons.append((DEGRADED, f"error rate {er:.2f}% > threshold "
                                       f"{thresholds['error_rate_threshold_percent']:g}%"))
         p95 = window.get("p95")
-        if p95 is not None and p95 >= thresholds["response_time_threshold_ms"]:
-            reasons.append((DEGRADED, f"p95 response time {p95:.1f} ms >= threshold "
+        if p95 is not None and p95 > thresholds["response_time_threshold_ms"]:
+            reasons.append((DEGRADED, f"p95 response time {p95:.1f} ms > threshold "
                                       f"{thresholds['response_time_threshold_ms']:g} ms"))
     if store_delta.get("write_failures"):
         reasons.append((UNHEALTHY, f"store: {store_delta['write_failures']} failed writes since the "

@@ -443,6 +443,7 @@ class FFSystemService:
             "reasons": reasons,
             "alerts": alerts,
             "checked_at": h.get("timestamp"),
+            "writer_id": h.get("writer_id") or self.store.writer_id,
             "components": {n: {"status": s, "reason": h.get("component_health_reasons", {}).get(n, "")}
                            for n, s in h.get("component_health", {}).items()},
             "resources": {f: getattr(m, f, None) for f in (
