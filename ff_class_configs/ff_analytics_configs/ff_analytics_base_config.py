@@ -13,8 +13,9 @@ from typing import Any
 
 __all__ = ["FFConfigError", "FFConfigBase", "FFFieldCheck", "field_kinds"]
 
-# While set, the root config's __post_init__ does not validate (load_config / from_dict validate once,
-# at the end, so that unknown keys and bad values are reported together in one error).
+# While set, a config's __post_init__ does not validate (load_config / from_dict assemble the nested
+# DTOs first and validate once, at the end, so that unknown keys and bad values of every section are
+# reported together in one error naming each field path).
 DEFER_VALIDATION: contextvars.ContextVar[bool] = contextvars.ContextVar("ff_defer_validation", default=False)
 
 
@@ -176,11 +177,30 @@ class FFConfigBase:
                 object.__setattr__(self, name, [x.value if isinstance(x, Enum) else x for x in v])
 
     def __post_init__(self) -> None:
+        self._finish_construction([])
+
+    def _finish_construction(self, errors: list[str]) -> None:
+        """Normalize, then raise one :class:`FFConfigError` listing ``errors`` and every problem of
+        :meth:`validate` (nested sections included); a config cannot be constructed invalid.
+
+        Skipped while ``DEFER_VALIDATION`` is set: ``_build`` (``from_dict``, ``load_config``) validates
+        the assembled whole once, at the end.
+        """
         self._normalize()
+        if DEFER_VALIDATION.get():
+            if errors:  # pragma: no cover - _build collects these itself when deferring
+                raise FFConfigError(errors)
+            return
+        errors = [*errors, *self.validate()]
+        if errors:
+            raise FFConfigError(errors)
 
     # -- validation -------------------------------------------------------------------------------
     def validate(self, prefix: str = "") -> list[str]:
-        """Every problem as ``"field.path: why"`` (empty list = valid); ``prefix`` is prepended to paths."""
+        """Every problem as ``"field.path: why"`` (empty list = valid); ``prefix`` is prepended to paths.
+
+        Construction already validates; this is for objects mutated after construction.
+        """
         errors: list[str] = []
         bad: set[str] = set()
         for name, kind in field_kinds(type(self)).items():
@@ -253,13 +273,14 @@ class FFConfigBase:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Any:
-        """Inverse of :meth:`to_dict`; an unknown key (or a non-dict section) raises :class:`FFConfigError`.
+        """Inverse of :meth:`to_dict`; unknown keys, non-dict sections and invalid values raise one
+        :class:`FFConfigError` listing them all (the whole is validated once, after assembly).
 
-        Missing keys keep their defaults. Values are not validated here, except for the root config,
-        whose ``from_dict`` validates once and reports unknown keys and bad values in one error.
+        Missing keys keep their defaults.
         """
         errors: list[str] = []
         obj = cls._build(data, "", errors)
+        errors.extend(obj.validate())
         if errors:
             raise FFConfigError(errors)
         return obj

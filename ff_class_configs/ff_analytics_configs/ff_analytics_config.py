@@ -1,10 +1,10 @@
 """Analytics, privacy, alerting and storage-tuning configuration (seed 002 "Analytics Configuration DTO").
 
 Every field of the seed is here with the seed's default, plus what the stream store, the privacy
-pipeline, the alerting engine and the analysis engines need. All DTOs are plain dataclasses that can be
-assembled freely; :meth:`validate` reports problems as ``"field.path: why"`` and the root config
-(:class:`~ff_class_configs.ff_analytics_configs.ff_analytics_manager_config.FFAnalyticsManagerConfigDTO`) refuses to
-be constructed invalid. See ``docs/configuration.md``.
+pipeline, the alerting engine and the analysis engines need. All DTOs are plain (mutable) dataclasses
+that refuse to be constructed invalid: ``__post_init__`` raises one :class:`FFConfigError` naming every
+bad field (nested sections by path); :meth:`validate` reports the problems of an object mutated after
+construction as ``"field.path: why"``. See ``docs/configuration.md``.
 """
 
 from __future__ import annotations

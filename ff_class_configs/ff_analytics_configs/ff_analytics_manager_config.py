@@ -84,27 +84,10 @@ class FFAnalyticsManagerConfigDTO(FFConfigBase):
             self.storage = FFAnalyticsStorageConfigDTO._build(dict(self.storage), "storage.", errors)
         if isinstance(self.analytics, Mapping):
             self.analytics = FFAnalyticsConfigDTO._build(dict(self.analytics), "analytics.", errors)
-        super().__post_init__()
-        if DEFER_VALIDATION.get():
-            if errors:  # pragma: no cover - _build collects these itself when deferring
-                raise FFConfigError(errors)
-            return
-        errors.extend(self.validate())
-        if errors:
-            raise FFConfigError(errors)
+        self._finish_construction(errors)
 
     def _check(self, c: FFFieldCheck) -> None:
         c.choice("environment", ENVIRONMENTS)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FFAnalyticsManagerConfigDTO:
-        """Inverse of :meth:`to_dict`; unknown keys and invalid values raise one :class:`FFConfigError`."""
-        errors: list[str] = []
-        obj = cls._build(data, "", errors)
-        errors.extend(obj.validate())
-        if errors:
-            raise FFConfigError(errors)
-        return obj
 
     @property
     def base_path(self) -> Path:

@@ -288,8 +288,11 @@ def test_many_bad_fields_one_error_listing_all() -> None:
     assert str(info.value).startswith("7 invalid configuration fields: ")
 
 
-def test_constructing_invalid_root_raises_but_sub_dtos_assemble() -> None:
-    bad = FFAnalyticsConfigDTO(sampling_rate=2.0, collection_interval_seconds=-1)  # sub-DTO: constructible
+def test_constructing_invalid_root_raises_naming_the_paths() -> None:
+    with pytest.raises(FFConfigError):  # a sub-DTO cannot be constructed invalid either
+        FFAnalyticsConfigDTO(sampling_rate=2.0, collection_interval_seconds=-1)
+    bad = FFAnalyticsConfigDTO()
+    bad.sampling_rate, bad.collection_interval_seconds = 2.0, -1  # mutated after construction
     assert bad.validate() == [
         "collection_interval_seconds: must be > 0, got -1",
         "sampling_rate: must be in [0.0, 1.0], got 2.0",
@@ -390,11 +393,27 @@ def _dict_strategy(cls: type) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({}, optional=parts)
 
 
+def _assign(obj: Any, data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if isinstance(value, dict):
+            _assign(getattr(obj, key), value)
+        else:
+            setattr(obj, key, value)
+
+
 @settings(max_examples=60, deadline=None)
 @given(_dict_strategy(FFAnalyticsConfigDTO))
 def test_round_trip_is_exact_for_any_typed_values(data: dict[str, Any]) -> None:
-    """Sub-DTOs do not validate in from_dict, so any well-typed values must survive to_dict/JSON exactly."""
-    cfg = FFAnalyticsConfigDTO.from_dict(data)
+    """Any well-typed values: from_dict raises exactly what validate() finds, else they survive to_dict/JSON."""
+    mutated = FFAnalyticsConfigDTO()
+    _assign(mutated, data)
+    expected = [e.split(":", 1)[0] for e in mutated.validate()]
+    try:
+        cfg = FFAnalyticsConfigDTO.from_dict(data)
+    except FFConfigError as exc:
+        assert [e.split(":", 1)[0] for e in exc.errors] == expected
+        return
+    assert expected == []
     d = cfg.to_dict()
     for key, value in data.items():  # what was given is what is kept
         if isinstance(value, dict):
@@ -465,11 +484,15 @@ async def test_manager_accepts_presets_and_rejects_mutated_invalid(tmp_path) -> 
         FFMetricsCollectionManager(cfg)
 
 
-def test_sub_dto_from_dict_rejects_unknown_keys_but_not_bad_values() -> None:
+def test_sub_dto_from_dict_rejects_unknown_keys_and_bad_values() -> None:
     with pytest.raises(FFConfigError) as info:
         FFAnalyticsPrivacyConfigDTO.from_dict({"raw_data_retention_days": 3, "retention": 1})
     assert info.value.errors == ["retention: unknown key (not a field of FFAnalyticsPrivacyConfigDTO)"]
-    p = FFAnalyticsPrivacyConfigDTO.from_dict({"raw_data_retention_days": -3})  # assembled, then validated
+    with pytest.raises(FFConfigError) as info:
+        FFAnalyticsPrivacyConfigDTO.from_dict({"raw_data_retention_days": -3})
+    assert info.value.errors == ["raw_data_retention_days: must be >= 1, got -3"]
+    p = FFAnalyticsPrivacyConfigDTO.from_dict({"raw_data_retention_days": 3})
+    p.raw_data_retention_days = -3  # mutated after construction
     assert p.validate() == ["raw_data_retention_days: must be >= 1, got -3"]
     with pytest.raises(FFConfigError, match="raw_data_retention_days"):
         p.raise_if_invalid()

@@ -100,10 +100,13 @@ def test_per_stream_lists_are_validated() -> None:
         ({"buffer_full_block_streams": ["alerts"], "buffer_full_drop_streams": ["alerts"]},
          "buffer_full_drop_streams: ['alerts'] also listed"),
     ):
-        cfg = store_config(**overrides)
-        try:
-            cfg.raise_if_invalid()
+        try:  # construction validates
+            store_config(**overrides)
         except FFConfigError as exc:
             assert needle in str(exc), str(exc)
         else:
             raise AssertionError(f"{overrides} accepted")
+        cfg = store_config()  # and validate() catches the same when the lists are set afterwards
+        for name, value in overrides.items():
+            setattr(cfg, name, value)
+        assert any(needle in e for e in cfg.validate()), cfg.validate()

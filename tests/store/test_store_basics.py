@@ -214,7 +214,9 @@ def test_compaction_manifest_hides_superseded_sources(tmp_path: Path) -> None:
 
 
 def test_drop_when_buffer_full_is_counted(tmp_path: Path) -> None:
-    s = make_store(tmp_path, max_buffered_records=10, write_batch_size=1000, write_max_delay_seconds=60)
+    cfg = store_config(write_batch_size=1000, write_max_delay_seconds=60)
+    cfg.max_buffered_records = 10  # below write_batch_size on purpose: not constructible, so set afterwards
+    s = FFStreamStore(tmp_path, cfg, clock=FFManualClock(), writer_id="w1")
     results = [s.append("performance", {"i": i}) for i in range(15)]
     assert results.count(False) == 5
     assert s.stats.records_dropped == 5 and s.dropped_by_stream == {"performance": 5}
