@@ -633,9 +633,10 @@ class FFMetricsCollectionManager(FFAnalyticsProtocol, FFMonitoringProtocol):
         raise_alerts: bool = False,
         end: Any = None,
         alert_sink: list[tuple[str, list[Any], float]] | None = None,
+        capacity_horizon_days: float = 365.0,
     ) -> dict[str, Any]:
         """Synchronous :meth:`analyze` (reads files; call it off the event loop)."""
-        return self.analysis.analyze_sync(metric, window, kinds=kinds, detection_window=detection_window, horizon=horizon, raise_alerts=raise_alerts, end=end, alert_sink=alert_sink)
+        return self.analysis.analyze_sync(metric, window, kinds=kinds, detection_window=detection_window, horizon=horizon, raise_alerts=raise_alerts, end=end, alert_sink=alert_sink, capacity_horizon_days=capacity_horizon_days)
 
     async def detect_anomalies(self, metric: str | None = None, window: str | float = "24h", *,
                                raise_alerts: bool = True) -> list[dict[str, Any]]:
@@ -649,12 +650,14 @@ class FFMetricsCollectionManager(FFAnalyticsProtocol, FFMonitoringProtocol):
     def learn_patterns_sync(self, window: str | float = "7d", *, write: bool = True) -> dict[str, Any]:
         return self.analysis.learn_patterns_sync(window, write=write)
 
-    async def forecast_capacity(self, window: str | float = "7d", *, write: bool = True) -> list[dict[str, Any]]:
-        """Time to saturation of disk and memory; written to ``capacity_planning``."""
-        return await self.analysis.forecast_capacity(window, write=write)
+    async def forecast_capacity(self, window: str | float = "7d", *, write: bool = True,
+                                horizon_days: float = 365.0) -> list[dict[str, Any]]:
+        """Time to saturation of disk and memory (within ``horizon_days``); written to ``capacity_planning``."""
+        return await self.analysis.forecast_capacity(window, write=write, horizon_days=horizon_days)
 
-    def forecast_capacity_sync(self, window: str | float = "7d", *, write: bool = True) -> list[dict[str, Any]]:
-        return self.analysis.forecast_capacity_sync(window, write=write)
+    def forecast_capacity_sync(self, window: str | float = "7d", *, write: bool = True,
+                               horizon_days: float = 365.0) -> list[dict[str, Any]]:
+        return self.analysis.forecast_capacity_sync(window, write=write, horizon_days=horizon_days)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,13 +17,24 @@ from ff_utils.ff_analytics_analysis.ff_correlation_analysis import (
     ff_pearson,
 )
 from ff_utils.ff_analytics_analysis.ff_forecasting import (
+    DEFAULT_HORIZON_DAYS,
+    SATURATION_STATUSES,
     FFForecastDTO,
     FFSaturationDTO,
+    ff_check_horizon_days,
     ff_format_duration,
     ff_holt_forecast,
     ff_linear_forecast,
     ff_resample,
     ff_time_to_saturation,
+)
+from ff_utils.ff_analytics_analysis.ff_metric_scales import (
+    UNIT_SCALES,
+    FFMetricScaleDTO,
+    ff_impact_severity,
+    ff_metric_scale,
+    ff_metric_unit,
+    ff_milder_severity,
 )
 from ff_utils.ff_analytics_analysis.ff_pattern_learner import (
     FFPatternDTO,
@@ -62,6 +73,9 @@ from ff_utils.ff_analytics_analysis.ff_trend_analysis import (
 )
 
 __all__ = [
+    "DEFAULT_HORIZON_DAYS",
+    "SATURATION_STATUSES",
+    "UNIT_SCALES",
     "FFAnalysisService",
     "FFAnomalyDTO",
     "FFAnomalyDetector",
@@ -69,6 +83,7 @@ __all__ = [
     "FFCorrelationMatrixDTO",
     "FFForecastDTO",
     "FFLinearFitDTO",
+    "FFMetricScaleDTO",
     "FFPatternDTO",
     "FFPatternLearner",
     "FFRegressionDTO",
@@ -77,6 +92,7 @@ __all__ = [
     "FFSeriesSummaryDTO",
     "FFTrendReportDTO",
     "ff_analyze_trend",
+    "ff_check_horizon_days",
     "ff_classify_volatility",
     "ff_coefficient_of_variation",
     "ff_correlation_matrix",
@@ -84,11 +100,15 @@ __all__ = [
     "ff_epoch_iso",
     "ff_format_duration",
     "ff_holt_forecast",
+    "ff_impact_severity",
     "ff_linear_forecast",
     "ff_linear_regression",
     "ff_mean",
     "ff_median",
     "ff_metric_direction",
+    "ff_metric_scale",
+    "ff_metric_unit",
+    "ff_milder_severity",
     "ff_normalize_series",
     "ff_parse_window",
     "ff_pattern_recommendation",

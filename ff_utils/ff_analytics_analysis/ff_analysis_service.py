@@ -28,6 +28,8 @@ from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalytic
 from ff_utils.ff_analytics_analysis.ff_anomaly_detector import FFAnomalyDetector
 from ff_utils.ff_analytics_analysis.ff_correlation_analysis import ff_correlation_matrix
 from ff_utils.ff_analytics_analysis.ff_forecasting import (
+    DEFAULT_HORIZON_DAYS,
+    ff_check_horizon_days,
     ff_holt_forecast,
     ff_linear_forecast,
     ff_time_to_saturation,
@@ -266,7 +268,9 @@ class FFAnalysisService:
 
         Keyword options: ``kinds`` (subset of :data:`ANALYSIS_KINDS`), ``detection_window``
         (regression; default window/7 clamped to [1h, 1d]), ``horizon`` (forecast; default
-        window/7 clamped to [1h, 7d]), ``raise_alerts`` (default False), ``end``.
+        window/7 clamped to [1h, 7d]), ``capacity_horizon_days`` (capacity: saturation further
+        away is "not saturating within the horizon"; default 365), ``raise_alerts`` (default
+        False), ``end``.
         """
         raise_alerts = kwargs.pop("raise_alerts", False)
         _check_flag(raise_alerts, "raise_alerts")
@@ -287,6 +291,7 @@ class FFAnalysisService:
         raise_alerts: bool = False,
         end: Any = None,
         alert_sink: list[tuple[str, list[Any], float]] | None = None,
+        capacity_horizon_days: float = DEFAULT_HORIZON_DAYS,
     ) -> dict[str, Any]:
         """Synchronous :meth:`analyze` (reads files; call it off the event loop).
 
@@ -299,6 +304,7 @@ class FFAnalysisService:
         if isinstance(kinds, (str, bytes)) or (kinds is not None and not isinstance(kinds, Iterable)):
             raise TypeError(f"kinds: expected an iterable of kind names or None, got {type(kinds).__name__}")
         _check_flag(raise_alerts, "raise_alerts")
+        cap_horizon = ff_check_horizon_days(capacity_horizon_days, "capacity_horizon_days")
         kinds_set = set(ANALYSIS_KINDS if kinds is None else kinds)
         bad = kinds_set - set(ANALYSIS_KINDS)
         if bad:
@@ -350,10 +356,12 @@ class FFAnalysisService:
                     findings.append({
                         "kind": "regression", "metric": m, "severity": r.severity,
                         "message": (f"{m} regressed {_pct(r.change_percent)} ({r.statistic} {r.baseline_value:.4g} -> "
-                                    f"{r.current_value:.4g}; threshold {r.threshold_percent:g}%)"),
+                                    f"{r.current_value:.4g}, {r.effect:+.4g}; threshold {r.threshold_percent:g}% "
+                                    f"and {r.min_effect:.4g})"),
                         "numbers": {k: getattr(r, k) for k in ("baseline_value", "current_value", "change_percent",
-                                                               "threshold_percent", "t_statistic",
-                                                               "baseline_samples", "detection_samples")},
+                                                               "threshold_percent", "effect", "min_effect", "impact",
+                                                               "t_statistic", "baseline_samples",
+                                                               "detection_samples")},
                     })
             if "trend" in kinds_set:
                 tr = ff_analyze_trend(series, m)
@@ -365,7 +373,7 @@ class FFAnalysisService:
                 res["forecast"] = {"linear": lin.to_dict(), "holt": holt.to_dict()}
         capacity: list[dict[str, Any]] | None = None
         if "capacity" in kinds_set and cap_resources:
-            cap = self._capacity_from_series(read, cap_resources)
+            cap = self._capacity_from_series(read, cap_resources, horizon_days=cap_horizon)
             capacity = cap
             for c in cap:
                 if c["status"] in ("saturating", "at_capacity"):
@@ -376,7 +384,7 @@ class FFAnalysisService:
                                      "message": c["message"],
                                      "numbers": {k: c.get(k) for k in ("capacity", "current_value", "rate_per_day",
                                                                        "days_to_saturation", "saturation_at",
-                                                                       "r_squared")}})
+                                                                       "r_squared", "horizon_days")}})
         correlation = None
         if "correlation" in kinds_set:
             multi = {m: s for m, s in read.items() if len(s) >= MIN_POINTS and m in names}
@@ -392,6 +400,7 @@ class FFAnalysisService:
         return {
             "window": ff_iso(start) + "/" + ff_iso(end_dt), "start": ff_iso(start), "end": ff_iso(end_dt),
             "window_seconds": seconds, "detection_window_seconds": det, "horizon_seconds": hor,
+            "capacity_horizon_days": cap_horizon,
             "metrics": per_metric, "capacity": capacity, "correlation": correlation, "findings": findings,
         }
 
@@ -402,7 +411,7 @@ class FFAnalysisService:
             if a.kind == "trend_change":
                 msg = (f"{a.metric}: trend change at {a.timestamp} (slope "
                        f"{a.details['slope_before_per_hour']:+.4g}/h -> {a.details['slope_after_per_hour']:+.4g}/h, "
-                       f"t {a.score:.1f})")
+                       f"{a.details['change_per_day']:+.4g}/day; t {a.score:.1f})")
             else:
                 msg = (f"{a.metric}: {a.kind} {a.value:.4g} at {a.timestamp} (expected {a.expected_value:.4g}, "
                        f"z {a.details.get('z', a.score):+.1f}, bar {a.threshold:.2f}, {a.baseline} baseline)")
@@ -518,16 +527,19 @@ class FFAnalysisService:
                                "history_size": learner.max_history_size}}
 
     # ------------------------------------------------------------------ capacity
-    async def forecast_capacity(self, window: str | float = "7d", *, write: bool = True) -> list[dict[str, Any]]:
-        """Time to saturation of disk and memory; written to ``capacity_planning``."""
-        return await asyncio.to_thread(self.forecast_capacity_sync, window, write=write)
+    async def forecast_capacity(self, window: str | float = "7d", *, write: bool = True,
+                                horizon_days: float = DEFAULT_HORIZON_DAYS) -> list[dict[str, Any]]:
+        """Time to saturation of disk and memory (within ``horizon_days``); written to ``capacity_planning``."""
+        return await asyncio.to_thread(self.forecast_capacity_sync, window, write=write, horizon_days=horizon_days)
 
-    def forecast_capacity_sync(self, window: str | float = "7d", *, write: bool = True) -> list[dict[str, Any]]:
+    def forecast_capacity_sync(self, window: str | float = "7d", *, write: bool = True,
+                               horizon_days: float = DEFAULT_HORIZON_DAYS) -> list[dict[str, Any]]:
         _check_flag(write, "write")
+        horizon = ff_check_horizon_days(horizon_days)
         start, end_dt, _ = self._analysis_window(window)
         self._flush_for_analysis()
         names = [m for pair in CAPACITY_RESOURCES.values() for m in pair]
-        results = self._capacity_from_series(self.read_metric_series(names, start, end_dt))
+        results = self._capacity_from_series(self.read_metric_series(names, start, end_dt), horizon_days=horizon)
         if write and results:
             now = ff_iso(self.clock.now())
             recs = [{"timestamp": now, "record_type": "capacity_forecast", "window_start": ff_iso(start),
@@ -537,20 +549,22 @@ class FFAnalysisService:
         return results
 
     def _capacity_from_series(
-        self, read: dict[str, list[tuple[float, float]]], resources: dict[str, tuple[str, str]] | None = None
+        self, read: dict[str, list[tuple[float, float]]], resources: dict[str, tuple[str, str]] | None = None, *,
+        horizon_days: float = DEFAULT_HORIZON_DAYS,
     ) -> list[dict[str, Any]]:
         out = []
         for resource, (pct_m, abs_m) in (resources or CAPACITY_RESOURCES).items():
             pct = read.get(pct_m, [])
             if len(pct) >= 3:
                 sat = ff_time_to_saturation(pct, 100.0, metric=pct_m, resource=resource,
-                                            capacity_source="100% of the volume/RAM")
+                                            capacity_source="100% of the volume/RAM", horizon_days=horizon_days)
                 out.append(self._capacity_record(resource, sat.to_dict(), pct))
             absolute = read.get(abs_m, [])
             cap = _capacity_from_ratio(absolute, pct)
             if len(absolute) >= 3 and cap is not None:
                 sat = ff_time_to_saturation(absolute, cap, metric=abs_m, resource=resource,
-                                            capacity_source=f"{abs_m} / ({pct_m} / 100), median of paired samples")
+                                            capacity_source=f"{abs_m} / ({pct_m} / 100), median of paired samples",
+                                            horizon_days=horizon_days)
                 out.append(self._capacity_record(resource, sat.to_dict(), absolute))
         return out
 

@@ -15,12 +15,19 @@ Algorithm (one pass after two sorts, ~40k points in well under 100 ms):
 3. **Adaptive threshold.** ``k = max(z_threshold, Phi^-1(1 - budget / 2n))``: the bar rises with the
    number of points scanned so that pure Gaussian noise yields about ``false_alarm_budget``
    false alarms per scan; the scale adapts to local volatility through the rolling window, with a soft
-   floor ``sd = sqrt(var + floor^2)`` where ``floor`` is a quarter of the series' robust (MAD) scale.
+   floor ``sd = sqrt(var + floor^2)``, ``floor = max(0.25 * robust, noise_floor(metric, level))``:
+   a quarter of the series' robust scale (MAD; the mean absolute deviation when more than half the
+   residuals are identical) and the metric's noise floor (``ff_metric_scales``: e.g. 0.5 percent
+   points, 1 ms or 0.5% of the level). A zero-variance baseline therefore gives a bounded z.
 4. **Trend changes.** The de-seasonalized, spike-clipped residuals are cut into segments; adjacent
-   segments whose slopes differ by ``trend_t_threshold`` standard errors *and* whose slope change
-   accumulates to more than ``k`` residual deviations over one segment are reported.
+   segments whose slopes differ by ``trend_t_threshold`` standard errors (the residual deviation
+   behind each standard error floored at ``floor``) *and* whose slope change accumulates to more
+   than ``k`` residual deviations over one segment *and* projects to at least the metric's minimum
+   effect over a day are reported.
 
-Consecutive flagged points merge into one anomaly that reports its most extreme point.
+Consecutive flagged points merge into one anomaly that reports its most extreme point; a run whose
+deviation is below the metric's minimum effect is dropped. Severity is the milder of the score's
+(against the bar) and the impact's (deviation / minimum effect: ``error`` from 3x, ``critical`` from 10x).
 """
 
 from __future__ import annotations
@@ -33,6 +40,12 @@ from itertools import repeat
 from statistics import NormalDist
 from typing import Any
 
+from ff_utils.ff_analytics_analysis.ff_metric_scales import (
+    FFMetricScaleDTO,
+    ff_impact_severity,
+    ff_metric_scale,
+    ff_milder_severity,
+)
 from ff_utils.ff_analytics_analysis.ff_stats_series import (
     ff_epoch_iso,
     ff_linear_regression,
@@ -48,6 +61,7 @@ __all__ = [
 
 DAY = 86400.0
 WEEK = 7 * DAY
+TREND_EFFECT_SECONDS = DAY  # a slope change must move the value by the minimum effect over this long
 _BUCKET_CHOICES = (300.0, 900.0, 1800.0, 3600.0)
 _MIN_PER_BUCKET = 8
 _SEASONAL_MODES = ("auto", "none", "day", "week")
@@ -97,9 +111,13 @@ class FFAnomalyScanDTO:
     seasonal_strength: float | None
     z_threshold: float  # the adaptive k actually used
     window_points: int
-    robust_scale: float  # MAD-based sd of the residuals
+    robust_scale: float  # MAD-based sd of the residuals (mean absolute deviation based when the MAD is 0)
     anomalies: list[FFAnomalyDTO] = field(default_factory=list)
     reason: str = ""  # why nothing could be scanned (too few points), else ""
+    unit: str = ""  # the metric's unit (ff_metric_scales), "" when not scanned
+    level: float | None = None  # the median of the values (the baseline level)
+    scale_floor: float = 0.0  # the floor under the rolling sd: max(0.25 * robust_scale, noise floor)
+    min_effect: float = 0.0  # the smallest deviation (and daily slope change) reported
 
     def to_dict(self) -> dict[str, Any]:
         out = {f: getattr(self, f) for f in self.__slots__ if f != "anomalies"}
@@ -174,13 +192,19 @@ class FFAnomalyDetector:
         p = min(0.5, self.false_alarm_budget / (2.0 * n))
         return max(self.z_threshold, NormalDist().inv_cdf(1.0 - p))
 
-    def scan(self, series: Iterable[Any], metric: str = "") -> FFAnomalyScanDTO:
-        """Anomalies of ``series`` (``(timestamp, value)`` pairs)."""
+    def scan(self, series: Iterable[Any], metric: str = "", *, scale: FFMetricScaleDTO | None = None) -> FFAnomalyScanDTO:
+        """Anomalies of ``series`` (``(timestamp, value)`` pairs); ``scale`` overrides the noise floor and
+        minimum effect inferred from ``metric``'s name (``ff_metric_scales``)."""
         times, values = ff_normalize_series(series)
-        return self.scan_arrays(times, values, metric)
+        return self.scan_arrays(times, values, metric, scale=scale)
 
-    def scan_arrays(self, times: list[float], values: list[float], metric: str = "") -> FFAnomalyScanDTO:
+    def scan_arrays(self, times: list[float], values: list[float], metric: str = "", *,
+                    scale: FFMetricScaleDTO | None = None) -> FFAnomalyScanDTO:
         """Like :meth:`scan` for already normalized, time-sorted parallel lists."""
+        if scale is None:
+            scale = ff_metric_scale(metric)
+        elif not isinstance(scale, FFMetricScaleDTO):
+            raise TypeError(f"scale: expected FFMetricScaleDTO or None, got {type(scale).__name__}")
         n = len(values)
         if n != len(times):
             raise ValueError(f"times/values: lengths differ ({len(times)} != {n})")
@@ -198,17 +222,24 @@ class FFAnomalyDetector:
         # robust centre and scale; a systematic subsample of <= ~10k points estimates both well
         step = max(1, n // 10_000)
         center = _median_sorted(sorted(resid[::step]))
+        level = center if profile is None else _median_sorted(sorted(values[::step]))
         r0 = list(map(operator.sub, resid, repeat(center, n)))
-        robust = 1.4826 * _median_sorted(sorted(map(abs, r0[::step])))
-        floor = max(0.25 * robust, 1e-9 * max(1.0, abs(center)))
+        sub = list(map(abs, r0[::step]))
+        robust = 1.4826 * _median_sorted(sorted(sub))
+        if robust == 0.0:  # more than half the residuals identical: the mean absolute deviation stands in
+            robust = 1.2533 * math.fsum(sub) / len(sub)
+        # the last term only keeps the division defined for a constant series (all residuals 0)
+        floor = max(0.25 * robust, scale.noise_floor(level), 1e-9 * max(1.0, abs(center)))
+        min_effect = scale.min_effect(level)
         flags, zs, mus, clean = self._rolling(r0, k, floor)
-        anomalies = self._group(metric, times, values, flags, zs, mus, profile, idx, center, k, baseline)
+        anomalies = self._group(metric, times, values, flags, zs, mus, profile, idx, center, k, baseline, min_effect)
         if self.trend_changes:
-            anomalies.extend(self._trend_changes(metric, times, values, clean, profile, idx, center, k, floor, baseline))
+            anomalies.extend(self._trend_changes(metric, times, values, clean, profile, idx, center, k, floor, baseline,
+                                                 min_effect))
         anomalies.sort(key=lambda a: a.timestamp)
         return FFAnomalyScanDTO(
             metric, n, ff_epoch_iso(times[0]), ff_epoch_iso(times[-1]), baseline, bucket, strength, k, self.window_points,
-            robust, anomalies,
+            robust, anomalies, unit=scale.unit, level=level, scale_floor=floor, min_effect=min_effect,
         )
 
     # ------------------------------------------------------------------ seasonal profile
@@ -356,6 +387,7 @@ class FFAnomalyDetector:
         center: float,
         k: float,
         baseline: str,
+        min_effect: float,
     ) -> list[FFAnomalyDTO]:
         out: list[FFAnomalyDTO] = []
         j = 0
@@ -369,6 +401,10 @@ class FFAnomalyDetector:
             i = flags[best]
             expected = mus[best] + center + (profile[idx[i]] if profile is not None else 0.0)
             score = abs(zs[best])
+            deviation = values[i] - expected
+            j += 1
+            if abs(deviation) < min_effect:
+                continue  # statistically unusual, practically nothing
             out.append(
                 FFAnomalyDTO(
                     metric=metric,
@@ -378,15 +414,15 @@ class FFAnomalyDetector:
                     expected_value=expected,
                     score=round(score, 4),
                     threshold=round(k, 4),
-                    severity=ff_severity_for_score(score, k),
+                    severity=ff_milder_severity(ff_severity_for_score(score, k), ff_impact_severity(deviation, min_effect)),
                     baseline=baseline,
                     start=ff_epoch_iso(times[flags[start]]),
-                    end=ff_epoch_iso(times[flags[j]]),
-                    points=j - start + 1,
-                    details={"z": round(zs[best], 4), "deviation": values[i] - expected},
+                    end=ff_epoch_iso(times[flags[j - 1]]),
+                    points=j - start,
+                    details={"z": round(zs[best], 4), "deviation": deviation, "min_effect": min_effect,
+                             "impact": abs(deviation) / min_effect if min_effect > 0 else None},
                 )
             )
-            j += 1
         return out
 
     # ------------------------------------------------------------------ trend changes
@@ -402,6 +438,7 @@ class FFAnomalyDetector:
         k: float,
         floor: float,
         baseline: str,
+        min_effect: float,
     ) -> list[FFAnomalyDTO]:
         n = len(times)
         segs = self.trend_segments
@@ -418,21 +455,27 @@ class FFAnomalyDetector:
             xs = times[lo:hi]
             if xs[-1] == xs[0]:
                 return []
-            fits.append((lo, hi, ff_linear_regression(xs, clean[lo:hi])))
+            xm = math.fsum(xs) / len(xs)
+            sxx = math.fsum((x - xm) * (x - xm) for x in xs)
+            fit = ff_linear_regression(xs, clean[lo:hi])
+            # the slope's standard error with the residual deviation floored at the scale floor:
+            # a perfectly straight (quantized, noiseless) segment does not make any bend "significant"
+            fits.append((lo, hi, fit, max(fit.residual_std, floor) / math.sqrt(sxx)))
         out: list[FFAnomalyDTO] = []
-        for (lo1, _hi1, f1), (lo2, hi2, f2) in zip(fits, fits[1:], strict=False):
+        for (lo1, _hi1, f1, se1), (lo2, hi2, f2, se2) in zip(fits, fits[1:], strict=False):
             diff = f2.slope - f1.slope
-            se = math.sqrt(f1.slope_stderr ** 2 + f2.slope_stderr ** 2)
+            se = math.sqrt(se1 * se1 + se2 * se2)
             noise = max(f1.residual_std, f2.residual_std, floor)
             dur = times[hi2 - 1] - times[lo2]
-            t = abs(diff) / se if se > 0 else (math.inf if diff else 0.0)
-            if t < self.trend_t_threshold or abs(diff) * dur < k * noise:
+            t = abs(diff) / se
+            per_day = abs(diff) * TREND_EFFECT_SECONDS
+            if t < self.trend_t_threshold or abs(diff) * dur < k * noise or per_day < min_effect:
                 continue
             end_i = hi2 - 1
             seasonal_part = profile[idx[end_i]] if profile is not None else 0.0
             observed = f2.predict(times[end_i]) + center + seasonal_part
             expected = f1.predict(times[end_i]) + center + seasonal_part
-            score = t if math.isfinite(t) else 1e9
+            score = t
             out.append(
                 FFAnomalyDTO(
                     metric=metric,
@@ -442,7 +485,8 @@ class FFAnomalyDetector:
                     expected_value=expected,
                     score=round(score, 4),
                     threshold=self.trend_t_threshold,
-                    severity=ff_severity_for_score(score, self.trend_t_threshold),
+                    severity=ff_milder_severity(ff_severity_for_score(score, self.trend_t_threshold),
+                                                ff_impact_severity(per_day, min_effect)),
                     baseline=baseline,
                     start=ff_epoch_iso(times[lo1]),
                     end=ff_epoch_iso(times[end_i]),
@@ -451,6 +495,9 @@ class FFAnomalyDetector:
                         "slope_before_per_hour": f1.slope * 3600.0,
                         "slope_after_per_hour": f2.slope * 3600.0,
                         "change_over_segment": diff * dur,
+                        "change_per_day": diff * TREND_EFFECT_SECONDS,
+                        "min_effect": min_effect,
+                        "impact": per_day / min_effect if min_effect > 0 else None,
                     },
                 )
             )

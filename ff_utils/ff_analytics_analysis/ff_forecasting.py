@@ -13,7 +13,11 @@ step is the median sampling interval, widened so at most ``max_points`` buckets 
 buckets are skipped. ``alpha``/``beta`` are chosen on a small grid by one-step SSE unless given.
 
 Time to saturation fits a line to the recent window and solves ``fit(t) = capacity``; the
-interval from the slope's standard error (+-2 SE) gives earliest/latest estimates.
+interval from the slope's standard error (+-2 SE) gives earliest/latest estimates. A projection
+beyond ``horizon_days`` (default :data:`DEFAULT_HORIZON_DAYS`, 365) is not reported as a number of
+days: ``status="beyond_horizon"``, ``days_to_saturation=None``, ``within_horizon=False`` and the
+message "... not saturating within the horizon (365 days) ..." (a straight line through a week of
+samples says nothing about 176,000 days from now).
 """
 
 from __future__ import annotations
@@ -30,15 +34,20 @@ from ff_utils.ff_analytics_analysis.ff_stats_series import (
 )
 
 __all__ = [
+    "DEFAULT_HORIZON_DAYS",
+    "SATURATION_STATUSES",
     "FFForecastDTO",
     "FFSaturationDTO",
     "ff_format_duration",
     "ff_holt_forecast",
     "ff_linear_forecast",
+    "ff_check_horizon_days",
     "ff_resample",
     "ff_time_to_saturation",
 ]
 
+DEFAULT_HORIZON_DAYS = 365.0
+SATURATION_STATUSES = ("saturating", "at_capacity", "beyond_horizon", "not_growing", "insufficient_data")
 _ALPHAS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 _BETAS = (0.01, 0.05, 0.1, 0.2, 0.4)
 
@@ -71,16 +80,18 @@ class FFSaturationDTO:
     capacity: float
     current_value: float | None
     rate_per_day: float | None
-    seconds_to_saturation: float | None
+    seconds_to_saturation: float | None  # None unless saturating (or at capacity) within the horizon
     days_to_saturation: float | None
-    saturation_at: str  # ISO time, "" when not saturating
-    earliest_at: str  # with the slope + 2 SE, "" if undefined
-    latest_at: str  # with the slope - 2 SE, "" if the slower rate never saturates
+    saturation_at: str  # ISO time, "" when not saturating within the horizon
+    earliest_at: str  # with the slope + 2 SE, "" if undefined or beyond the horizon
+    latest_at: str  # with the slope - 2 SE, "" if the slower rate never saturates within the horizon
     r_squared: float | None
     points_used: int
-    status: str  # "saturating" | "not_growing" | "at_capacity" | "insufficient_data"
+    status: str  # one of SATURATION_STATUSES
     message: str
     capacity_source: str = ""  # where the capacity number came from
+    horizon_days: float = DEFAULT_HORIZON_DAYS
+    within_horizon: bool = False  # saturating or at capacity within horizon_days
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -226,15 +237,25 @@ def ff_holt_forecast(series: Iterable[Any], horizon_seconds: float, *, steps: in
     return out
 
 
+def ff_check_horizon_days(horizon_days: Any, name: str = "horizon_days") -> float:
+    """``horizon_days`` as a float (finite, > 0); else ``ValueError`` naming ``name``."""
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, float)) \
+            or not math.isfinite(horizon_days) or horizon_days <= 0:
+        raise ValueError(f"{name}: must be a finite number of days > 0, got {horizon_days!r}")
+    return float(horizon_days)
+
+
 def ff_time_to_saturation(series: Iterable[Any], capacity: float, *, metric: str = "", resource: str = "",
-                          capacity_source: str = "") -> FFSaturationDTO:
-    """Seconds until the fitted line of ``series`` reaches ``capacity`` (from the last point)."""
+                          capacity_source: str = "", horizon_days: float = DEFAULT_HORIZON_DAYS) -> FFSaturationDTO:
+    """Seconds until the fitted line of ``series`` reaches ``capacity`` (from the last point), when that is
+    within ``horizon_days``; beyond it ``status="beyond_horizon"`` and no time is given."""
     if isinstance(capacity, bool) or not isinstance(capacity, (int, float)) or not math.isfinite(capacity) or capacity <= 0:
         raise ValueError(f"capacity: must be a finite number > 0, got {capacity!r}")
+    horizon = ff_check_horizon_days(horizon_days)
     times, values = ff_normalize_series(series)
     label = resource or metric or "resource"
     out = FFSaturationDTO(metric, float(capacity), values[-1] if values else None, None, None, None, "", "", "",
-                          None, len(values), "insufficient_data", "", capacity_source)
+                          None, len(values), "insufficient_data", "", capacity_source, horizon, False)
     if len(values) < 3 or times[-1] == times[0]:
         out.message = f"{label}: needs >= 3 points over a time span to estimate a rate, got {len(values)}"
         return out
@@ -247,6 +268,7 @@ def ff_time_to_saturation(series: Iterable[Any], capacity: float, *, metric: str
     out.r_squared = fit.r_squared
     if current >= capacity or values[-1] >= capacity:
         out.status = "at_capacity"
+        out.within_horizon = True
         out.seconds_to_saturation = 0.0
         out.days_to_saturation = 0.0
         out.saturation_at = ff_epoch_iso(now)
@@ -257,14 +279,22 @@ def ff_time_to_saturation(series: Iterable[Any], capacity: float, *, metric: str
         out.message = f"{label} is not growing ({out.rate_per_day:+.4g}/day); no saturation expected"
         return out
     secs = (capacity - current) / fit.slope
+    limit = horizon * 86400.0
+    rate = f"({out.rate_per_day:+.4g}/day, R^2 {fit.r_squared:.2f})"
+    hi = fit.slope + 2 * fit.slope_stderr
+    lo = fit.slope - 2 * fit.slope_stderr
+    early = (capacity - current) / hi
+    late = (capacity - current) / lo if lo > 0 else math.inf
+    out.earliest_at = ff_epoch_iso(now + early) if early <= limit else ""
+    out.latest_at = ff_epoch_iso(now + late) if late <= limit else ""
+    if secs > limit:
+        out.status = "beyond_horizon"
+        out.message = f"{label} not saturating within the horizon ({horizon:g} days) at the current rate {rate}"
+        return out
     out.status = "saturating"
+    out.within_horizon = True
     out.seconds_to_saturation = secs
     out.days_to_saturation = secs / 86400.0
     out.saturation_at = ff_epoch_iso(now + secs)
-    hi = fit.slope + 2 * fit.slope_stderr
-    lo = fit.slope - 2 * fit.slope_stderr
-    out.earliest_at = ff_epoch_iso(now + (capacity - current) / hi)
-    out.latest_at = ff_epoch_iso(now + (capacity - current) / lo) if lo > 0 else ""
-    out.message = (f"{label} full in {ff_format_duration(secs)} at the current rate "
-                   f"({out.rate_per_day:+.4g}/day, R^2 {fit.r_squared:.2f})")
+    out.message = f"{label} full in {ff_format_duration(secs)} at the current rate {rate}"
     return out

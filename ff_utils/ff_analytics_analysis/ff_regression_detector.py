@@ -10,6 +10,13 @@ more than ``threshold_percent`` (default 20%, config ``regression_threshold_perc
 
 A metric whose direction cannot be inferred from its name is reported as ``changed`` (never as a
 regression) unless the caller passes ``direction``.
+
+A relative change is not enough on its own: the absolute change ``current - baseline`` must also
+reach the metric's *minimum effect* (``ff_metric_scales``: 1 percent point for ``*_percent``, 10 ms
+or 5% of the baseline for ``*_ms``, ...). An error rate going 0.01% -> 0.05% is +400% but 0.04
+percent points: not a regression. Severity is the milder of the relative one (threshold x1.5
+``error``, x2.5 ``critical``) and the impact one (``|effect| / min_effect``: x3 ``error``, x10
+``critical``).
 """
 
 from __future__ import annotations
@@ -19,6 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ff_utils.ff_analytics_analysis.ff_metric_scales import (
+    ff_impact_severity,
+    ff_metric_scale,
+    ff_milder_severity,
+)
 from ff_utils.ff_analytics_analysis.ff_stats_series import (
     ff_epoch_iso,
     ff_mean,
@@ -80,7 +92,11 @@ class FFRegressionDTO:
     detection_start: str
     detection_end: str
     t_statistic: float | None  # Welch's t of the means (None with < 2 samples in a window)
-    reason: str = ""  # why no verdict could be given, else ""
+    reason: str = ""  # why no verdict could be given (or why a large relative change does not count), else ""
+    effect: float | None = None  # current - baseline, in the metric's units
+    min_effect: float = 0.0  # the smallest |effect| that counts (0.0: any)
+    impact: float | None = None  # |effect| / min_effect (None when min_effect is 0)
+    unit: str = ""  # the metric's unit (ff_metric_scales)
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -128,8 +144,15 @@ class FFRegressionDetector:
         *,
         direction: str | None = None,
         end: Any = None,
+        min_effect: float | None = None,
     ) -> FFRegressionDTO:
-        """Verdict for ``series``; the detection window ends at ``end`` (default: the last point)."""
+        """Verdict for ``series``; the detection window ends at ``end`` (default: the last point).
+
+        ``min_effect`` (in the metric's units) overrides the one inferred from the name and the baseline.
+        """
+        if min_effect is not None and (isinstance(min_effect, bool) or not isinstance(min_effect, (int, float))
+                                       or not math.isfinite(min_effect) or min_effect < 0):
+            raise ValueError(f"min_effect: must be a finite number >= 0 or None, got {min_effect!r}")
         if direction is None:
             direction = ff_metric_direction(metric)
         elif direction not in DIRECTIONS:
@@ -159,20 +182,39 @@ class FFRegressionDetector:
         if len(base) >= 2 and len(cur) >= 2:
             se = math.sqrt(ff_stdev(base) ** 2 / len(base) + ff_stdev(cur) ** 2 / len(cur))
             out.t_statistic = (ff_mean(cur) - ff_mean(base)) / se if se > 0 else None
+        scale = ff_metric_scale(metric)
+        effect = c - b
+        floor = float(min_effect) if min_effect is not None else scale.min_effect(b)
+        out.effect = effect
+        out.min_effect = floor
+        out.impact = abs(effect) / floor if floor > 0 else None
+        out.unit = scale.unit
+        practical = abs(effect) >= floor if floor > 0 else effect != 0
+        impact_sev = ff_impact_severity(effect, floor)
+        unit = f" {scale.label}" if scale.label else ""
         if b == 0:
             if c == 0:
                 return out
+            if not practical:
+                out.reason = (f"baseline is 0 and the change ({effect:+.4g}{unit}) is below the minimum effect "
+                              f"({floor:.4g}{unit})")
+                return out
             out.changed = True
-            out.reason = "baseline is 0: the relative change is undefined; any move away from 0 counts"
+            out.reason = ("baseline is 0: the relative change is undefined; a move of at least the minimum effect "
+                          f"({floor:.4g}{unit}) counts")
             worse = (c > 0) if direction == LOWER_IS_BETTER else (c < 0) if direction == HIGHER_IS_BETTER else None
             if worse is not None:
                 out.regression = worse
                 out.improvement = not worse
-                out.severity = "critical" if worse else ""
+                # no relative size: the impact decides; without a unit scale, no claim beyond a warning
+                out.severity = (impact_sev or "warning") if worse else ""
             return out
         change = (c - b) / abs(b) * 100.0
         out.change_percent = change
-        out.changed = abs(change) > self.threshold_percent
+        out.changed = abs(change) > self.threshold_percent and practical
+        if abs(change) > self.threshold_percent and not practical:
+            out.reason = (f"{change:+.1f}% is beyond the threshold but {effect:+.4g}{unit} is below the minimum "
+                          f"effect ({floor:.4g}{unit})")
         if not out.changed or direction == UNKNOWN:
             return out
         worse = change > 0 if direction == LOWER_IS_BETTER else change < 0
@@ -180,7 +222,8 @@ class FFRegressionDetector:
         out.improvement = not worse
         if worse:
             ratio = abs(change) / self.threshold_percent
-            out.severity = "critical" if ratio >= 2.5 else "error" if ratio >= 1.5 else "warning"
+            relative_sev = "critical" if ratio >= 2.5 else "error" if ratio >= 1.5 else "warning"
+            out.severity = ff_milder_severity(relative_sev, impact_sev)
         return out
 
     def detect_many(

@@ -30,6 +30,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--kinds", help=f"comma list of {','.join(ANALYSIS_KINDS)} (default all)")
     p.add_argument("--detection-window", help="regression detection window (default window/7 within 1h..1d)")
     p.add_argument("--horizon", help="forecast horizon (default window/7 within 1h..7d)")
+    p.add_argument("--capacity-horizon-days", type=float, default=365.0,
+                   help="saturation further away than this is 'not saturating within the horizon' (default 365)")
     p.add_argument("--raise-alerts", action="store_true", help="raise recent anomalies as alerts")
     p.set_defaults(func=_cmd_analyze)
 
@@ -44,10 +46,13 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
     c = subparsers.add_parser(
         "capacity", parents=parents, help="time to saturation of disk and memory (capacity_planning)",
-        epilog="example: ff-metrics capacity --window 3d",
+        epilog="example: ff-metrics capacity --window 3d\n         ff-metrics capacity --window 7d --horizon-days 90",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.add_argument("--window", default="7d", help="growth measured over this window (default 7d)")
+    c.add_argument("--horizon-days", type=float, default=365.0,
+                   help="report saturation only within this many days; further is 'not saturating within the "
+                        "horizon' (default 365)")
     c.add_argument("--no-write", action="store_true", help="do not append to capacity_planning")
     c.set_defaults(func=_cmd_capacity)
 
@@ -65,15 +70,18 @@ async def _with_manager(args: argparse.Namespace, fn: Any) -> Any:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    from ff_utils.ff_analytics_analysis.ff_forecasting import ff_check_horizon_days
     from ff_utils.ff_analytics_analysis.ff_stats_series import ff_parse_window
     from ff_utils.ff_analytics_cli.ff_cli_support import emit, format_table
 
     ff_parse_window(args.window, "--window")
+    ff_check_horizon_days(args.capacity_horizon_days, "--capacity-horizon-days")
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] if args.kinds else None
 
     async def go(m: Any) -> dict[str, Any]:
         return await m.analyze(args.metric, args.window, kinds=kinds, detection_window=args.detection_window,
-                               horizon=args.horizon, raise_alerts=args.raise_alerts)
+                               horizon=args.horizon, raise_alerts=args.raise_alerts,
+                               capacity_horizon_days=args.capacity_horizon_days)
 
     res = asyncio.run(_with_manager(args, go))
     rows = [{"severity": f["severity"], "kind": f["kind"], "metric": f["metric"], "finding": f["message"]}
@@ -112,17 +120,20 @@ def _cmd_patterns(args: argparse.Namespace) -> int:
 
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
+    from ff_utils.ff_analytics_analysis.ff_forecasting import ff_check_horizon_days
     from ff_utils.ff_analytics_analysis.ff_stats_series import ff_parse_window
     from ff_utils.ff_analytics_cli.ff_cli_support import emit, format_table
 
     ff_parse_window(args.window, "--window")
+    horizon = ff_check_horizon_days(args.horizon_days, "--horizon-days")
 
     async def go(m: Any) -> list[dict[str, Any]]:
-        return await m.forecast_capacity(args.window, write=not args.no_write)
+        return await m.forecast_capacity(args.window, write=not args.no_write, horizon_days=horizon)
 
     res = asyncio.run(_with_manager(args, go))
     rows = [{"resource": r["resource"], "metric": r["metric"], "status": r["status"],
-             "days": "" if r["days_to_saturation"] is None else f"{r['days_to_saturation']:.2f}",
+             "days": (f"> {r['horizon_days']:g}" if r["status"] == "beyond_horizon" else
+                      "" if r["days_to_saturation"] is None else f"{r['days_to_saturation']:.2f}"),
              "message": r["message"]} for r in res]
     emit(args, {"capacity": res}, format_table(rows, ["resource", "metric", "status", "days", "message"])
          if rows else "no disk or memory samples in the window")

@@ -137,6 +137,10 @@ def _cmd_performance(args: argparse.Namespace) -> int:
             await m.close()
 
     res = asyncio.run(go())
+    head = f"timeframe {res['timeframe']}  {res['start']} .. {res['end']}\n"
+    if res.get("status") == "no_samples":
+        emit(args, res, head + res["message"])
+        return 0
     rt = res["response_times"]
     rows = [{"metric": k, "value": rt.get(k)} for k in
             ("count", "min", "max", "mean", "median", "stddev", "p50", "p95", "p99", "method")]
@@ -144,6 +148,6 @@ def _cmd_performance(args: argparse.Namespace) -> int:
              ("success_rate_percent", "error_rate_percent", "throughput_per_s", "windows")]
     rows += [{"metric": f"{f}.avg/peak", "value": f"{v['avg']:.2f} / {v['peak']:.2f}"}
              for f, v in res["resources"].items()]
-    emit(args, res, f"timeframe {res['timeframe']}  {res['start']} .. {res['end']}\n"
-                    + format_table(rows, ["metric", "value"]))
+    rows.append({"metric": "latest_sample_at", "value": res["latest_sample_at"]})
+    emit(args, res, head + format_table(rows, ["metric", "value"]))
     return 0

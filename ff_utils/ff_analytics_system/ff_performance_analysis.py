@@ -14,6 +14,12 @@ Response times come from one of two sources, named in ``response_times.method``:
   the same ``quantile_cont`` within 1%.
 
 ``stddev`` is the population standard deviation in both cases.
+
+A timeframe without any sample (no performance and no resource record) is said so rather than
+reported as a row of ``None``: ``status="no_samples"``, ``samples=0``, ``throughput_per_s=None``,
+``latest_sample_at`` (the newest sample at or before the end, ``None`` in an empty store) and
+``message`` ("no samples in the last 1h; latest sample at 2026-12-05T23:55:00.000000Z").
+Otherwise ``status="ok"`` and ``latest_sample_at`` is the newest sample in the timeframe.
 """
 
 from __future__ import annotations
@@ -122,6 +128,36 @@ def _in_range(rec: dict[str, Any], lo: str, hi: str) -> bool:
     return isinstance(ts, str) and lo <= ts <= hi
 
 
+SAMPLE_STREAMS = ("performance", "resource_usage")
+_PERF_KINDS = ("request", "window", "component")
+
+
+def latest_sample_at(store: Any, end: datetime) -> str | None:
+    """The newest sample timestamp (``ff_iso`` text) at or before ``end`` in the performance and
+    resource streams, ``None`` when there is none. Reads partitions newest first and stops at the
+    first day holding one (one day's files per stream in the usual case)."""
+    hi = ff_iso(end)
+    best: str | None = None
+    for stream in SAMPLE_STREAMS:
+        for part in reversed(store.iter_partitions(stream)):
+            if part.day > end.date():
+                continue
+            found: str | None = None
+            for rec in store.read(stream, part.day, part.day):
+                ts = rec.get("timestamp")
+                if not isinstance(ts, str) or ts > hi:
+                    continue
+                if stream == "performance" and rec.get("kind") not in _PERF_KINDS:
+                    continue
+                if found is None or ts > found:
+                    found = ts
+            if found is not None:
+                if best is None or found > best:
+                    best = found
+                break
+    return best
+
+
 def analyze_performance(
     store: Any, timeframe: str = "1h", clock: FFClock | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -138,10 +174,17 @@ def analyze_performance(
     per_comp_req_err: dict[str, int] = {}
     window = _WindowAcc()
     comps: dict[str, _WindowAcc] = {}
+    perf_samples = 0
+    newest: str | None = None
     for rec in store.read("performance", start, end):
         if not _in_range(rec, lo, hi):
             continue
         kind = rec.get("kind")
+        if kind in _PERF_KINDS:
+            perf_samples += 1
+            ts = rec["timestamp"]
+            if newest is None or ts > newest:
+                newest = ts
         if kind == "request":
             d = rec.get("duration_ms")
             if isinstance(d, (int, float)):
@@ -185,6 +228,9 @@ def analyze_performance(
         if not _in_range(rec, lo, hi):
             continue
         samples += 1
+        ts = rec["timestamp"]
+        if newest is None or ts > newest:
+            newest = ts
         for f in RESOURCE_FIELDS:
             v = rec.get(f)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -196,16 +242,28 @@ def analyze_performance(
             resources[f] = {"avg": sums[f] / ns[f], "peak": peaks[f], "samples": ns[f]}
 
     seconds = delta.total_seconds()
+    total = perf_samples + samples
+    if total:
+        status, message, latest = "ok", "", newest
+    else:
+        latest = latest_sample_at(store, end)
+        status = "no_samples"
+        message = (f"no samples in the last {timeframe}; "
+                   + (f"latest sample at {latest}" if latest else "the store has no performance or resource samples"))
     return {
         "timeframe": timeframe,
         "start": lo,
         "end": hi,
+        "status": status,
+        "message": message,
+        "samples": total,
+        "latest_sample_at": latest,
         "response_times": rt,
         "request_count": count,
         "error_count": errors,
         "success_rate_percent": (count - errors) / count * 100.0 if count else None,
         "error_rate_percent": errors / count * 100.0 if count else None,
-        "throughput_per_s": count / seconds if seconds > 0 else None,
+        "throughput_per_s": count / seconds if seconds > 0 and total else None,
         "windows": window.windows,
         "components": components,
         "resources": resources,

@@ -414,6 +414,12 @@ row("detect_anomalies", "raise_alerts-str", lambda m: m.detect_anomalies(None, r
     "raise_alerts")
 for _method in ("forecast_capacity", "forecast_capacity_sync", "learn_patterns", "learn_patterns_sync"):
     row(_method, "write-str", lambda m, f=_method: getattr(m, f)("1d", write="no"), TypeError, "write")
+for _method in ("forecast_capacity", "forecast_capacity_sync"):
+    for _label, _h in [("zero", 0), ("negative", -1), ("nan", NAN), ("inf", INF), ("bool", True), ("str", "1y")]:
+        row(_method, f"horizon_days-{_label}", lambda m, f=_method, h=_h: getattr(m, f)("1d", horizon_days=h),
+            ValueError, "horizon_days")
+row("analyze", "capacity_horizon_days-zero", lambda m: m.analyze(None, capacity_horizon_days=0), ValueError,
+    "capacity_horizon_days")
 row("read_metric_series", "metrics-str", lambda m: m.read_metric_series("cpu", T0, T1), TypeError, "metrics")
 row("read_metric_series", "metrics-none", lambda m: m.read_metric_series(None, T0, T1), TypeError, "metrics")
 row("read_metric_series", "metric-dotdot", lambda m: m.read_metric_series(["../x"], T0, T1), ValueError, "metric")
