@@ -141,16 +141,16 @@ class FFBIEngine:
             growth = 0.0
             reasons["user_growth_rate_percent"] = "no active users in the previous period"
 
-        # ---- per-feature cells (users per feature), suppressed below k
+        # ---- per-feature cells (users per feature): not additive, primary suppression only
         f_users = u["feature_users"]
-        hidden_f = ff_suppressed_cells(f_users, k)
+        hidden_f = ff_suppressed_cells(f_users, k, additive=False)
         adoption = {f: round(n / active * 100.0, 2) for f, n in f_users.items() if f not in hidden_f and active}
         most_used = [
             {"feature": f, "usage_count": cur.by_feature.get(f, 0), "users": f_users[f], "adoption_rate": adoption[f]}
             for f in sorted(adoption, key=lambda f: (-cur.by_feature.get(f, 0), f))[:10]
         ]
         p_users = u["prev_feature_users"]
-        hidden_pf = ff_suppressed_cells(p_users, k)
+        hidden_pf = ff_suppressed_cells(p_users, k, additive=False)
         abandonment = {
             f: round(lost / p_users[f] * 100.0, 2)
             for f, lost in u["feature_lost"].items() if f not in hidden_pf and f not in hidden_f and p_users[f]
@@ -158,6 +158,8 @@ class FFBIEngine:
         if not p_users:
             reasons["feature_abandonment_rates"] = "no feature usage in the previous period"
 
+        # additive groups: events per platform / event type sum to the published event count,
+        # segments partition the active users; so complementary suppression applies
         breakdowns = {
             "platforms": self._cells(u["platform_users"], cur.by_platform, k),
             "segments": self._cells(u["segment_users"], None, k),
@@ -271,7 +273,7 @@ class FFBIEngine:
 
     @staticmethod
     def _cells(cells: dict[str, int], counts: dict[str, int] | None, k: int) -> dict[str, Any]:
-        hidden = ff_suppressed_cells(cells, k)
+        hidden = ff_suppressed_cells(cells, k, additive=True)
         rows = {
             name: ({"users": n, "events": counts.get(name, 0)} if counts is not None else {"users": n})
             for name, n in sorted(cells.items()) if name not in hidden

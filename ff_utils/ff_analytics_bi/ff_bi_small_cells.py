@@ -1,9 +1,14 @@
-"""Small-cell protection for BI output: suppress cells covering fewer than ``k`` users.
+"""Small-cell protection for BI output: no published figure reveals a cell of fewer than ``k`` users.
 
-Primary suppression hides every cell with fewer than ``k`` users. Complementary suppression then
-hides further cells (smallest first) until the hidden cells together cover at least ``k`` users and
-number at least two (or every cell is hidden), so ``total - sum(visible)`` can never reveal a single
-small cell nor a group smaller than ``k``.
+Primary suppression hides every cell with fewer than ``k`` users; it applies to every group.
+
+Complementary suppression applies only to *additive* groups, whose cells partition a total that is
+published beside them (events per platform or per event type sum to the period's event count;
+user segments partition the active users). There ``total - sum(visible)`` would give a hidden cell
+away, so further cells are hidden (smallest first) until the hidden cells number at least two and
+together cover at least ``k`` users (or every cell is hidden). A non-additive group, such as users
+per feature (a user uses several features), has no such total, so a large cell stays visible
+beside a hidden small one.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ def ff_validate_min_cell_size(k: object) -> int:
     return k
 
 
-def ff_suppressed_cells(cells: dict[str, int], k: int) -> set[str]:
-    """Names of the cells to hide (primary plus complementary suppression)."""
+def ff_suppressed_cells(cells: dict[str, int], k: int, *, additive: bool) -> set[str]:
+    """Names of the cells to hide: primary suppression, plus complementary when ``additive``."""
     ff_validate_min_cell_size(k)
+    if not isinstance(additive, bool):
+        raise TypeError(f"additive: expected bool, got {type(additive).__name__}")
     hidden = {name for name, users in cells.items() if users < k}
-    if not hidden:
+    if not hidden or not additive:
         return hidden
     visible = sorted((users, name) for name, users in cells.items() if name not in hidden)
     while visible and (len(hidden) < 2 or sum(cells[n] for n in hidden) < k):

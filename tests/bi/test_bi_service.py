@@ -101,12 +101,12 @@ async def test_small_cells_absent_from_every_output(tmp_path: Path) -> None:
 
 
 def test_complementary_suppression_rules() -> None:
-    assert ff_suppressed_cells({"a": 2, "b": 50, "c": 60}, 5) == {"a", "b"}
-    assert ff_suppressed_cells({"a": 1, "b": 2, "c": 100, "d": 200}, 5) == {"a", "b", "c"}
-    assert ff_suppressed_cells({"a": 7, "b": 9}, 5) == set()
-    assert ff_suppressed_cells({"a": 1}, 5) == {"a"}
+    assert ff_suppressed_cells({"a": 2, "b": 50, "c": 60}, 5, additive=True) == {"a", "b"}
+    assert ff_suppressed_cells({"a": 1, "b": 2, "c": 100, "d": 200}, 5, additive=True) == {"a", "b", "c"}
+    assert ff_suppressed_cells({"a": 7, "b": 9}, 5, additive=True) == set()
+    assert ff_suppressed_cells({"a": 1}, 5, additive=True) == {"a"}
     with pytest.raises(ValueError, match="min_cell_size"):
-        ff_suppressed_cells({"a": 1}, 0)
+        ff_suppressed_cells({"a": 1}, 0, additive=True)
 
 
 async def test_periods_reports_roi_and_system_rules(tmp_path: Path) -> None:
