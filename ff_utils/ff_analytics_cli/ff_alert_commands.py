@@ -12,8 +12,8 @@ from ff_utils.ff_analytics_cli.ff_cli_support import (
     build_manager,
     common_parent,
     emit,
-    format_table,
 )
+from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 from ff_utils.ff_analytics_core.ff_clock import ff_parse_iso
 
 _COLUMNS = ["alert_id", "severity", "status", "rule_id", "component", "since", "value", "threshold",
@@ -42,7 +42,7 @@ def _run(args: argparse.Namespace, fn: Any) -> Any:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     alerts = _run(args, lambda m: m.get_active_alerts(args.severity))
-    emit(args, [a.to_dict() for a in alerts], format_table([_row(a) for a in alerts], _COLUMNS))
+    emit(args, [a.to_dict() for a in alerts], format_table([_row(a) for a in alerts], _COLUMNS, fixed=["alert_id"]))
     return 0
 
 
@@ -84,7 +84,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
                                          status=args.status, limit=args.limit)
 
     alerts = _run(args, go)
-    emit(args, [a.to_dict() for a in alerts], format_table([_row(a) for a in alerts], _COLUMNS))
+    emit(args, [a.to_dict() for a in alerts], format_table([_row(a) for a in alerts], _COLUMNS, fixed=["alert_id"]))
     return 0
 
 

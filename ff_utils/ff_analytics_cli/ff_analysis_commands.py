@@ -72,7 +72,8 @@ async def _with_manager(args: argparse.Namespace, fn: Any) -> Any:
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from ff_utils.ff_analytics_analysis.ff_forecasting import ff_check_horizon_days
     from ff_utils.ff_analytics_analysis.ff_stats_series import ff_parse_window
-    from ff_utils.ff_analytics_cli.ff_cli_support import emit, format_table
+    from ff_utils.ff_analytics_cli.ff_cli_support import emit
+    from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
     ff_parse_window(args.window, "--window")
     ff_check_horizon_days(args.capacity_horizon_days, "--capacity-horizon-days")
@@ -101,7 +102,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 def _cmd_patterns(args: argparse.Namespace) -> int:
     from ff_utils.ff_analytics_analysis.ff_stats_series import ff_parse_window
-    from ff_utils.ff_analytics_cli.ff_cli_support import emit, format_table
+    from ff_utils.ff_analytics_cli.ff_cli_support import emit
+    from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
     ff_parse_window(args.window, "--window")
 
@@ -122,7 +124,8 @@ def _cmd_patterns(args: argparse.Namespace) -> int:
 def _cmd_capacity(args: argparse.Namespace) -> int:
     from ff_utils.ff_analytics_analysis.ff_forecasting import ff_check_horizon_days
     from ff_utils.ff_analytics_analysis.ff_stats_series import ff_parse_window
-    from ff_utils.ff_analytics_cli.ff_cli_support import emit, format_table
+    from ff_utils.ff_analytics_cli.ff_cli_support import emit
+    from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
     ff_parse_window(args.window, "--window")
     horizon = ff_check_horizon_days(args.horizon_days, "--horizon-days")

@@ -21,7 +21,8 @@ from ff_utils.ff_analytics_bench import (
     ff_overhead_bench,
     ff_rebuild_bench,
 )
-from ff_utils.ff_analytics_cli.ff_cli_support import emit, format_table
+from ff_utils.ff_analytics_cli.ff_cli_support import emit
+from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
 __all__ = ["BENCH_MODULES", "register"]
 

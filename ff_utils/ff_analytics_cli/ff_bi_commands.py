@@ -40,7 +40,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     r.add_argument("--period", default="day", choices=["day", "week", "month"], help="report period (default day)")
     r.add_argument("--date", help="a date inside the period to report (default: the last closed one)")
-    r.add_argument("--format", choices=["json", "csv", "table"], default="json", help="printed format (default json)")
+    r.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                   help="printed format (default table, fitted to 100 columns; table and csv write the CSV report, json the JSON one)")
     r.add_argument("--force", action="store_true", help="regenerate even if the report exists")
     r.set_defaults(func=_cmd_report)
 
@@ -68,7 +69,8 @@ async def _with_manager(args: argparse.Namespace, fn: Any) -> Any:
 
 
 def _cmd_bi(args: argparse.Namespace) -> int:
-    from ff_utils.ff_analytics_cli.ff_cli_support import emit, format_table
+    from ff_utils.ff_analytics_cli.ff_cli_support import emit
+    from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
     start = _parse_dt(args.start, "--start") if args.start else None
     end = _parse_dt(args.end, "--end") if args.end else None
@@ -113,18 +115,31 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         raise FFCliError(f"no {args.period} report: the period has no rollups (would be {path})") from None
     if args.format == "table":
-        import csv
-
-        from ff_utils.ff_analytics_cli.ff_cli_support import format_table
-
-        text = format_table(list(csv.DictReader(text.splitlines())), ["section", "key", "metric", "value"]) + "\n"
+        text = _report_table(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stderr.write(f"report: {path}\n")
     return 0
 
 
+def _report_table(csv_text: str) -> str:
+    """The CSV report as one fitted table per section, under the section's name."""
+    import csv
+
+    from ff_utils.ff_analytics_cli.ff_cli_table import format_table
+
+    sections: dict[str, list[dict[str, str]]] = {}
+    for row in csv.DictReader(csv_text.splitlines()):
+        sections.setdefault(row["section"], []).append(row)
+    blocks = []
+    for name, rows in sections.items():
+        cols = ["key", "value"] if all(r["metric"] == "value" for r in rows) else ["key", "metric", "value"]
+        blocks.append(f"{name}\n" + format_table(rows, cols))
+    return "\n\n".join(blocks) + "\n"
+
+
 def _cmd_rebuild(args: argparse.Namespace) -> int:
-    from ff_utils.ff_analytics_cli.ff_cli_support import emit, format_table
+    from ff_utils.ff_analytics_cli.ff_cli_support import emit
+    from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
     start = _parse_dt(args.start, "--start")
     end = _parse_dt(args.end, "--end")

@@ -1,5 +1,5 @@
 """What every ``ff-metrics`` command module shares: the error type, common flags, config and manager
-construction from the flags, and output (JSON or an aligned table)."""
+construction from the flags, and output (JSON, or table text fitted by ``ff_cli_table``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ff_utils.ff_analytics_cli.ff_cli_table import ff_fit_lines
 from ff_utils.ff_analytics_core.ff_json_utils import ff_dumps
 
 EXIT_USAGE = 2
@@ -66,21 +67,8 @@ def build_manager(args: argparse.Namespace, **kwargs: Any) -> Any:
 
 
 def emit(args: argparse.Namespace, data: Any, table: str | None = None) -> None:
-    """Print ``data`` as JSON (``--format json``) or the given table text."""
+    """Print ``data`` as JSON (``--format json``, complete) or the table text, fitted to 100 columns."""
     if getattr(args, "format", "table") == "json" or table is None:
         sys.stdout.write(ff_dumps(data).decode() + "\n")
     else:
-        sys.stdout.write(table.rstrip("\n") + "\n")
-
-
-def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
-    """Plain aligned text table."""
-    if not rows:
-        return "(none)"
-    cols = columns or list(rows[0].keys())
-    cells = [[str(r.get(c, "")) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(out)
+        sys.stdout.write(ff_fit_lines(table.rstrip("\n")) + "\n")

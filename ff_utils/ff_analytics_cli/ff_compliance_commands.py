@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from ff_utils.ff_analytics_cli.ff_cli_support import build_manager, common_parent, emit, format_table
+from ff_utils.ff_analytics_cli.ff_cli_support import build_manager, common_parent, emit
+from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
 EXIT_TAMPERED = 3
 

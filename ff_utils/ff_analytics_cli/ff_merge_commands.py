@@ -11,9 +11,9 @@ from ff_utils.ff_analytics_cli.ff_cli_support import (
     FFCliError,
     common_parent,
     emit,
-    format_table,
     load_cli_config,
 )
+from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:

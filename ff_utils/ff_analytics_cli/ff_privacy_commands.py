@@ -24,7 +24,8 @@ def _user_id(args: argparse.Namespace) -> str:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ff_utils.ff_analytics_cli.ff_cli_support import FFCliError, build_manager, emit, format_table
+    from ff_utils.ff_analytics_cli.ff_cli_support import FFCliError, build_manager, emit
+    from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
     uid = _user_id(args)
 
@@ -61,7 +62,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_erase(args: argparse.Namespace) -> int:
-    from ff_utils.ff_analytics_cli.ff_cli_support import FFCliError, build_manager, emit, format_table
+    from ff_utils.ff_analytics_cli.ff_cli_support import FFCliError, build_manager, emit
+    from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
     uid = _user_id(args)
     if not args.yes:

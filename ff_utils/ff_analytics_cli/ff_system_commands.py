@@ -13,8 +13,8 @@ from ff_utils.ff_analytics_cli.ff_cli_support import (
     build_manager,
     common_parent,
     emit,
-    format_table,
 )
+from ff_utils.ff_analytics_cli.ff_cli_table import format_table
 
 _FMT = argparse.RawDescriptionHelpFormatter
 
