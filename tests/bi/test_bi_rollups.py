@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,25 +26,9 @@ from ff_utils.ff_analytics_bi.ff_rollup_rebuild import compute_rollups, rebuild_
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_parse_iso
 from ff_utils.ff_analytics_sketches.ff_distinct_sketch import ff_key64
 from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
+from tests._bi_events import FFTestBIEvent
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-@dataclass(slots=True)
-class _Event:
-    """FFUserAnalyticsDTO-like record as the privacy service hands it over (plus event_type)."""
-
-    timestamp: str
-    user_hash: str
-    session_id: str = ""
-    event_type: str = ""
-    features_used: list[str] = field(default_factory=list)
-    platform: str = ""
-    user_segment: str = ""
-    session_duration_seconds: int = 0
-    satisfaction_rating: int | None = None
-    conversion_events: list[str] = field(default_factory=list)
-    return_user: bool = False
 
 
 def _cfg() -> FFAnalyticsConfigDTO:
@@ -67,7 +50,7 @@ def _write_workload(root: Path, events: list[dict[str, Any]], writers: int, syst
         w = i % writers
         if kind == 0:
             stores[w].append(EVENT_STREAM.get(rec["event_type"], "engagement_metrics"), rec)
-            accs[w].observe_user_event(_Event(**{k: v for k, v in rec.items() if k in _Event.__slots__}))
+            accs[w].observe_user_event(FFTestBIEvent(**{k: v for k, v in rec.items() if k in FFTestBIEvent.__slots__}))
         else:
             stores[w].append("resource_usage", rec["resource"])
             stores[w].append("performance", rec["window"])
@@ -150,9 +133,9 @@ def test_per_writer_merge_equals_rollup_of_merged_data(tmp_path: Path) -> None:
 def test_hour_closes_when_a_later_hour_arrives() -> None:
     out: list[dict[str, Any]] = []
     acc = FFRollupAccumulator("w", emit=out.extend)
-    acc.observe_user_event(_Event("2026-11-01T10:59:59.000000Z", "u1", event_type="session_start"))
+    acc.observe_user_event(FFTestBIEvent("2026-11-01T10:59:59.000000Z", "u1", event_type="session_start"))
     assert out == [] and acc.open_hours == ["2026-11-01T10"]
-    acc.observe_user_event(_Event("2026-11-01T11:00:00.000000Z", "u2", event_type="page_view"))
+    acc.observe_user_event(FFTestBIEvent("2026-11-01T11:00:00.000000Z", "u2", event_type="page_view"))
     assert [r["hour"] for r in out] == ["2026-11-01T10"]
     assert out[0]["sessions"] == 1 and out[0]["users"] == [ff_key64("u1")]
     acc.close_before("2026-11-01T12")
@@ -217,7 +200,7 @@ def test_erase_user_from_rollups(workload: tuple[Path, list[dict[str, Any]]]) ->
             assert all(0 <= i < n for v in r[cat].values() for i in v)
     # open (not yet emitted) hours forget the user too
     acc = FFRollupAccumulator("w")
-    acc.observe_user_event(_Event("2026-11-05T01:00:00Z", victim, features_used=["chat"]))
+    acc.observe_user_event(FFTestBIEvent("2026-11-05T01:00:00Z", victim, features_used=["chat"]))
     assert acc.erase_user(victim) == 1
     assert acc.flush()[0]["users"] == []
     with pytest.raises(ValueError, match="user_hash"):

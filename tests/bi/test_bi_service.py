@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,24 +21,11 @@ from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_bi.ff_bi_engine import linear_fit
 from ff_utils.ff_analytics_bi.ff_bi_small_cells import ff_suppressed_cells
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso
+from tests._bi_events import FFTestBIEvent
 
 START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 RARE = "rare_feature_qq"
 RARE_PLATFORM = "rare_platform_qq"
-
-
-@dataclass(slots=True)
-class _Event:
-    timestamp: str
-    user_hash: str
-    session_id: str = ""
-    event_type: str = ""
-    features_used: list[str] = field(default_factory=list)
-    platform: str = ""
-    user_segment: str = ""
-    session_duration_seconds: int = 0
-    satisfaction_rating: int | None = None
-    conversion_events: list[str] = field(default_factory=list)
 
 
 def _manager(tmp_path: Path, clock: FFManualClock, **analytics: Any) -> FFMetricsCollectionManager:
@@ -59,10 +45,10 @@ def _feed_days(m: FFMetricsCollectionManager, clock: FFManualClock, days: int, u
             ts = ff_iso(clock.now())
             uh = f"user-{u:04d}"
             feats = ["chat"] + (["search"] if u % 2 else []) + ([RARE] if u < 2 else [])
-            m.bi.observe_user_event(_Event(ts, uh, event_type="session_start", platform=RARE_PLATFORM if u < 2 else "web"))
-            m.bi.observe_user_event(_Event(ts, uh, event_type="feature_usage", features_used=feats, platform="web",
+            m.bi.observe_user_event(FFTestBIEvent(ts, uh, event_type="session_start", platform=RARE_PLATFORM if u < 2 else "web"))
+            m.bi.observe_user_event(FFTestBIEvent(ts, uh, event_type="feature_usage", features_used=feats, platform="web",
                                             user_segment="power" if u < 3 else "casual"))
-            m.bi.observe_user_event(_Event(ts, uh, event_type="session_end", session_duration_seconds=60 + u,
+            m.bi.observe_user_event(FFTestBIEvent(ts, uh, event_type="session_end", session_duration_seconds=60 + u,
                                             satisfaction_rating=2 + u % 4))
 
 
@@ -205,7 +191,7 @@ def test_cli_bi_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         for d in range(8):
             for u in range(10):
                 clock.set(now - timedelta(days=8 - d, minutes=u))
-                m.bi.observe_user_event(_Event(ff_iso(clock.now()), f"cli-user-{u}", event_type="session_start",
+                m.bi.observe_user_event(FFTestBIEvent(ff_iso(clock.now()), f"cli-user-{u}", event_type="session_start",
                                                 features_used=["chat"], platform="web"))
         await m.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,22 +13,9 @@ from ff_class_configs.ff_analytics_configs.ff_analytics_manager_config import FF
 from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_utils.ff_analytics_bi.ff_bi_small_cells import ff_suppressed_cells
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso
+from tests._bi_events import FFTestBIEvent
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
-
-
-@dataclass(slots=True)
-class _Event:
-    timestamp: str
-    user_hash: str
-    session_id: str = ""
-    event_type: str = ""
-    features_used: list[str] = field(default_factory=list)
-    platform: str = ""
-    user_segment: str = ""
-    session_duration_seconds: int = 0
-    satisfaction_rating: int | None = None
-    conversion_events: list[str] = field(default_factory=list)
 
 
 async def _bi(tmp_path: Path) -> tuple[dict, dict]:
@@ -43,7 +29,7 @@ async def _bi(tmp_path: Path) -> tuple[dict, dict]:
     for u in range(32):
         rare = u >= 30
         clock.set(START + timedelta(hours=9, minutes=u))
-        m.bi.observe_user_event(_Event(
+        m.bi.observe_user_event(FFTestBIEvent(
             ff_iso(clock.now()), f"user-{u:04d}", event_type="feature_usage",
             features_used=["rare_feature"] if rare else ["common_feature"],
             platform="rare_platform" if rare else "web", user_segment="power" if rare else "casual",

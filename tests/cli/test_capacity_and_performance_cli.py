@@ -27,6 +27,19 @@ def _write(base: Path, fn) -> None:
     asyncio.run(go())
 
 
+def _rows(table: str) -> dict[str, str]:
+    """Table rows by metric, a wrapped cell's continuation lines joined onto its row."""
+    rows: dict[str, str] = {}
+    key = None
+    for ln in table.splitlines():
+        if ln.startswith(("disk", "memory")):
+            key = ln.split()[1]
+            rows[key] = ln
+        elif key and ln.startswith(" "):
+            rows[key] += " " + ln.strip()
+    return rows
+
+
 def test_capacity_prints_not_saturating_within_the_horizon_and_days_when_near(tmp_path, capsys):
     now = ff_utc_now()
     n = 3 * 288
@@ -43,7 +56,7 @@ def test_capacity_prints_not_saturating_within_the_horizon_and_days_when_near(tm
 
     _write(tmp_path, fill)
     assert main(["capacity", "--base-path", str(tmp_path), "--window", "3d", "--no-write"]) == 0
-    lines = {ln.split()[1]: ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(("disk", "memory"))}
+    lines = _rows(capsys.readouterr().out)
     assert "not saturating within the horizon (365 days)" in lines["disk_usage_percent"]
     assert "beyond_horizon" in lines["disk_usage_percent"]
     assert "days at the current rate" not in lines["disk_usage_percent"]

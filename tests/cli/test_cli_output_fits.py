@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,22 +14,9 @@ from ff_metrics_collection_manager import FFMetricsCollectionManager
 from ff_metrics_collection_manager import main as run_cli
 from ff_utils.ff_analytics_cli.ff_cli_table import TABLE_WIDTH, ff_wrap_cell, format_table
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_iso
+from tests._bi_events import FFTestBIEvent
 
 FEATURES = [f"feature_with_a_rather_long_name_{i:02d}" for i in range(12)]
-
-
-@dataclass(slots=True)
-class _Event:
-    timestamp: str
-    user_hash: str
-    session_id: str = ""
-    event_type: str = ""
-    features_used: list[str] = field(default_factory=list)
-    platform: str = ""
-    user_segment: str = ""
-    session_duration_seconds: int = 0
-    satisfaction_rating: int | None = None
-    conversion_events: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +34,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for d in range(8):
             for u in range(40):
                 clock.set(now - timedelta(days=8 - d, minutes=u))
-                m.bi.observe_user_event(_Event(ff_iso(clock.now()), f"fits-user-{u}", event_type="feature_usage",
+                m.bi.observe_user_event(FFTestBIEvent(ff_iso(clock.now()), f"fits-user-{u}", event_type="feature_usage",
                                                 features_used=FEATURES[: 6 + u % 7], platform="web"))
         await m.close()
 
