@@ -66,9 +66,14 @@ def build_manager(args: argparse.Namespace, **kwargs: Any) -> Any:
     return manager_factory(args)(load_cli_config(args), **kwargs)
 
 
-def emit(args: argparse.Namespace, data: Any, table: str | None = None) -> None:
-    """Print ``data`` as JSON (``--format json``, complete) or the table text, fitted to 100 columns."""
+def emit(args: argparse.Namespace, data: Any, table: str | None = None, *, fit: bool = True) -> None:
+    """Print ``data`` as JSON (``--format json``, complete) or the table text.
+
+    Table text is fitted to 100 columns unless ``fit`` is false: text made of paths and commands to
+    copy (the demo's summary) is printed whole, since a command broken over two lines does not paste.
+    """
     if getattr(args, "format", "table") == "json" or table is None:
         sys.stdout.write(ff_dumps(data).decode() + "\n")
     else:
-        sys.stdout.write(ff_fit_lines(table.rstrip("\n")) + "\n")
+        text = table.rstrip("\n")
+        sys.stdout.write((ff_fit_lines(text) if fit else text) + "\n")

@@ -396,5 +396,5 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     opts = ff_demo_options_from_args(args)
     summary = ff_run_demo(opts)
-    emit(args, summary, ff_demo_summary_text(summary))
+    emit(args, summary, ff_demo_summary_text(summary), fit=False)   # paths and commands stay whole
     return 0 if summary.get("ok") else 1
