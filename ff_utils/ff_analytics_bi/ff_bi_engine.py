@@ -315,7 +315,7 @@ class FFBIEngine:
         ys: list[float] = []
         t = d0
         while t < last_day:
-            ys.append(float(self.index.day_bits(t.strftime("%Y-%m-%d")).users.bit_count()))
+            ys.append(float(self.index.day_active_users(t.strftime("%Y-%m-%d"))))
             t += timedelta(days=1)
         return linear_fit(ys), len(ys)
 

@@ -135,6 +135,7 @@ class FFRollupIndex:
         self.uid: dict[int, int] = {}  # user key -> dense id (first-seen order) for bitmaps
         self._hour_bits: dict[str, FFUserBits] = {}
         self._day_bits: dict[str, FFUserBits] = {}
+        self._day_active: dict[str, int] = {}
 
     # ------------------------------------------------------------------ refresh
     def refresh(self) -> bool:
@@ -174,7 +175,7 @@ class FFRollupIndex:
         if not affected:
             return False
         self._remerge(affected)
-        if additive:
+        if additive and self.first_seen:
             self._index_add(sorted(affected))
         else:
             self._index_rebuild()
@@ -237,6 +238,7 @@ class FFRollupIndex:
             self._day_counts.pop(hk[:10], None)
             self._hour_bits.pop(hk, None)
             self._day_bits.pop(hk[:10], None)
+            self._day_active.pop(hk[:10], None)
 
     def _read_journal(self) -> tuple[str, str, str] | None:
         from ff_utils.ff_analytics_bi.ff_rollup_rebuild import REBUILD_JOURNAL
@@ -270,12 +272,32 @@ class FFRollupIndex:
                         nbh[hk] = nbh.get(hk, 0) + 1
 
     def _index_rebuild(self) -> None:
-        self.first_seen = {}
-        self.new_by_hour = {}
-        self.uid = {}
+        """The first-seen index from scratch: hours in ascending order, each hour's keys not seen
+        before are its new users (set differences, no Python step per key); dense ids follow."""
+        fs: dict[int, str] = {}
+        nbh: dict[str, int] = {}
+        uid: dict[int, int] = {}
+        seen: set[int] = set()
+        for hk in sorted(self.hour_aggs):
+            parts = self.hour_users.get(hk, ())
+            if not parts:
+                continue
+            keys = set(parts[0].keys)
+            for part in parts[1:]:
+                keys.update(part.keys)
+            keys = keys.difference(seen)  # walks the hour's keys (difference_update would walk ``seen``)
+            if not keys:
+                continue
+            seen.update(keys)
+            new = sorted(keys)
+            fs.update(dict.fromkeys(new, hk))
+            uid.update(zip(new, range(len(uid), len(uid) + len(new)), strict=True))
+            nbh[hk] = len(new)
+        self.first_seen = fs
+        self.new_by_hour = nbh
+        self.uid = uid
         self._hour_bits = {}
         self._day_bits = {}
-        self._index_add(sorted(self.hour_aggs))
 
     # ------------------------------------------------------------------ bitmaps
     def _bits_for(self, hks: list[str]) -> FFUserBits:
@@ -320,6 +342,24 @@ class FFRollupIndex:
         if b is None:
             b = self._day_bits[day] = self._bits_for([hk for hk in self.hour_users if hk[:10] == day])
         return b
+
+    def day_active_users(self, day: str) -> int:
+        """Distinct users of one UTC day (its hours' exact keys); cached until one of its hours
+        changes. Cheaper than ``day_bits`` when only the count is needed (no category bitmaps)."""
+        n = self._day_active.get(day)
+        if n is None:
+            b = self._day_bits.get(day)
+            if b is not None:
+                n = b.users.bit_count()
+            else:
+                keys: set[int] = set()
+                for hk, parts in self.hour_users.items():
+                    if hk[:10] == day:
+                        for part in parts:
+                            keys.update(part.keys)
+                n = len(keys)
+            self._day_active[day] = n
+        return n
 
     def bits(self, start: datetime, end: datetime) -> FFUserBits:
         """OR of the user bitmaps of ``[start, end)``."""

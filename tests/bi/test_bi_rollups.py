@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -257,3 +259,39 @@ def test_interrupted_rebuild_is_never_double_counted(workload: tuple[Path, list[
     assert len(list(store.read("rollups"))) == 72
     fresh.refresh()
     assert {hk: fresh.hour_full(hk).canonical() for hk in fresh.hour_aggs} == expected
+
+
+def test_cold_first_seen_index_and_day_counts_equal_naive_ones(workload: tuple[Path, list[dict[str, Any]]],
+                                                               tmp_path: Path) -> None:
+    """The cold load (set differences, hour by hour) and the incremental path (one key at a time,
+    late hours moving a key's first-seen back) give the first-seen index a naive scan gives."""
+    root, events = workload
+    store = FFStreamStore(root, _cfg(), writer_id="reader")
+    cold = FFRollupIndex(store)
+    assert cold.refresh()
+    naive_first: dict[int, str] = {}
+    naive_day: dict[str, set[int]] = {}
+    for e in sorted(events, key=lambda e: e["timestamp"]):
+        k = ff_key64(e["user_hash"])
+        naive_first.setdefault(k, e["timestamp"][:13])
+        naive_day.setdefault(e["timestamp"][:10], set()).add(k)
+    assert cold.first_seen == naive_first
+    assert {hk: n for hk, n in cold.new_by_hour.items() if n} == {
+        hk: n for hk, n in Counter(naive_first.values()).items()}
+    assert sorted(cold.uid.values()) == list(range(len(naive_first)))
+    for day, keys in naive_day.items():
+        assert cold.day_active_users(day) == len(keys) == cold.day_bits(day).users.bit_count()
+    # the incremental path: the days' rollup partitions arrive newest first, a refresh after each
+    # (every earlier day moves keys' first-seen hour back)
+    src = root / "analytics" / "business_intelligence" / "rollups"
+    late_root = tmp_path / "late"
+    dst = late_root / "analytics" / "business_intelligence" / "rollups"
+    dst.mkdir(parents=True)
+    inc = FFRollupIndex(FFStreamStore(late_root, _cfg(), writer_id="reader"))
+    for day_dir in sorted(src.glob("date=*"), reverse=True):
+        shutil.copytree(day_dir, dst / day_dir.name)
+        assert inc.refresh()
+    assert inc.first_seen == naive_first
+    assert {hk: n for hk, n in inc.new_by_hour.items() if n} == {hk: n for hk, n in cold.new_by_hour.items() if n}
+    for day, keys in naive_day.items():
+        assert inc.day_active_users(day) == len(keys) == inc.day_bits(day).users.bit_count()
