@@ -279,13 +279,7 @@ class FFRollupIndex:
         uid: dict[int, int] = {}
         seen: set[int] = set()
         for hk in sorted(self.hour_aggs):
-            parts = self.hour_users.get(hk, ())
-            if not parts:
-                continue
-            keys = set(parts[0].keys)
-            for part in parts[1:]:
-                keys.update(part.keys)
-            keys = keys.difference(seen)  # walks the hour's keys (difference_update would walk ``seen``)
+            keys = self._user_keys([hk]).difference(seen)  # walks the hour's keys, not ``seen``
             if not keys:
                 continue
             seen.update(keys)
@@ -340,8 +334,19 @@ class FFRollupIndex:
         """Bitmaps of one UTC day, built straight from its hours' user parts; cached."""
         b = self._day_bits.get(day)
         if b is None:
-            b = self._day_bits[day] = self._bits_for([hk for hk in self.hour_users if hk[:10] == day])
+            b = self._day_bits[day] = self._bits_for(self._day_hours(day))
         return b
+
+    def _day_hours(self, day: str) -> list[str]:
+        return [hk for hk in self.hour_users if hk[:10] == day]
+
+    def _user_keys(self, hks: list[str]) -> set[int]:
+        """The distinct user keys of the hours ``hks`` (all writers' parts)."""
+        keys: set[int] = set()
+        for hk in hks:
+            for part in self.hour_users.get(hk, ()):
+                keys.update(part.keys)
+        return keys
 
     def day_active_users(self, day: str) -> int:
         """Distinct users of one UTC day (its hours' exact keys); cached until one of its hours
@@ -349,16 +354,7 @@ class FFRollupIndex:
         n = self._day_active.get(day)
         if n is None:
             b = self._day_bits.get(day)
-            if b is not None:
-                n = b.users.bit_count()
-            else:
-                keys: set[int] = set()
-                for hk, parts in self.hour_users.items():
-                    if hk[:10] == day:
-                        for part in parts:
-                            keys.update(part.keys)
-                n = len(keys)
-            self._day_active[day] = n
+            n = self._day_active[day] = b.users.bit_count() if b is not None else len(self._user_keys(self._day_hours(day)))
         return n
 
     def bits(self, start: datetime, end: datetime) -> FFUserBits:
