@@ -34,37 +34,55 @@ OTHER_ID_KEYS = frozenset({"conversation_id", "conversation", "thread_id", "thre
                            "device", "client_id", "installation_id", "message_id", "panel_id", "persona_id"})
 PSEUDONYMIZED_KEYS = USER_KEYS | SESSION_KEYS | OTHER_ID_KEYS
 MAX_DEPTH = 8
+_KEY_CACHE_MAX = 4096
 
 
 class FFIdentifierGuard:
     """Applies the module's guarantee to one call's ``event_data`` (see the module docstring)."""
 
-    __slots__ = ("pseudonymizer", "replaced")
+    __slots__ = ("_id_key", "pseudonymizer", "replaced")
 
     def __init__(self, pseudonymizer: FFPseudonymizer) -> None:
         self.pseudonymizer = pseudonymizer
         self.replaced = 0  # values and keys rewritten (a counter for stats and tests)
+        self._id_key: dict[str, bool] = {}  # key -> is identifier-like (case-insensitive); bounded
 
     def protect(self, data: dict[str, Any], user_id: str, session_id: str, user_hash: str,
                 session_hash: str) -> dict[str, Any]:
-        """``data`` itself when nothing needs protecting (the common case), else a protected copy."""
+        """``data`` itself when nothing needs protecting (the common case), else a protected copy.
+
+        The scan is conservative: any identifier-like key, any key or string (a list's strings
+        included) containing either id, any nested container sends the call to the full copy."""
+        id_key = self._id_key.get
         for k, v in data.items():
-            if type(k) is not str or self._touches(k, v, user_id, session_id):
+            f = id_key(k) if type(k) is str else True
+            if f is None:
+                f = self._classify_key(k)
+            if f or user_id in k or (session_id and session_id in k):
+                break
+            t = type(v)
+            if t is str:
+                if user_id in v or (session_id and session_id in v):
+                    break
+            elif t is list or t is tuple:
+                for x in v:
+                    if type(x) is not str or user_id in x or (session_id and session_id in x):
+                        break
+                else:
+                    continue
+                break
+            elif t is dict:
                 break
         else:
             return data
         return self._dict(data, user_id, session_id, user_hash, session_hash, 0)
 
-    @staticmethod
-    def _touches(k: str, v: Any, user_id: str, session_id: str) -> bool:
-        if k.lower() in PSEUDONYMIZED_KEYS:
-            return True
-        if user_id in k or (session_id and session_id in k):
-            return True
-        t = type(v)
-        if t is str:
-            return user_id in v or bool(session_id and session_id in v)
-        return t is dict or t is list or t is tuple
+    def _classify_key(self, k: str) -> bool:
+        f = k.lower() in PSEUDONYMIZED_KEYS
+        if len(self._id_key) >= _KEY_CACHE_MAX:
+            self._id_key.clear()
+        self._id_key[k] = f
+        return f
 
     def _dict(self, data: dict[Any, Any], uid: str, sid: str, uh: str, sh: str, depth: int) -> dict[Any, Any]:
         out: dict[Any, Any] = {}

@@ -132,7 +132,7 @@ def _read_or_create_key_file(path: Path) -> bytes:
 class FFPseudonymizer:
     """HMAC-SHA256 pseudonyms with bounded memo caches (the hot path hashes each id once)."""
 
-    __slots__ = ("_key", "_users", "_sessions", "source")
+    __slots__ = ("_key", "_sessions", "_users", "cached_session_hash", "cached_user_hash", "source")
 
     def __init__(self, key: bytes, source: str = "") -> None:
         if not isinstance(key, (bytes, bytearray)) or len(key) < MIN_KEY_BYTES:
@@ -141,6 +141,9 @@ class FFPseudonymizer:
         self._users: dict[str, str] = {}
         self._sessions: dict[str, str] = {}
         self.source = source
+        # the memo lookups alone (None on a miss): the hot path tries these before a method call
+        self.cached_user_hash = self._users.get
+        self.cached_session_hash = self._sessions.get
 
     def _mac(self, label: bytes, value: str) -> str:
         return hmac.digest(self._key, label + value.encode("utf-8", "surrogatepass"), "sha256").hex()[:HASH_HEX_CHARS]

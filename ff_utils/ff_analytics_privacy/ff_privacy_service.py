@@ -26,7 +26,7 @@ from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import (
 )
 from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import METHOD as PSEUDONYM_METHOD
 from ff_utils.ff_analytics_privacy.ff_user_erasure import FFUserDataEraser
-from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import EVENT_STREAMS, MAX_ID, FFUserEventPipeline
+from ff_utils.ff_analytics_privacy.ff_user_event_pipeline import MAX_ID, FFUserEventPipeline
 from ff_utils.ff_analytics_privacy.ff_user_index import FFUserIndex
 from ff_utils.ff_analytics_store.ff_stream_store import STREAM_CATEGORY, FFStreamStore
 
@@ -255,47 +255,16 @@ class FFPrivacyService:
         """Batch form for bulk producers; returns the number of events stored.
 
         Each item is ``(user_id, session_id, event_type, event_data)`` or a dict with those keys.
-        All items are validated first: a bad item raises ``ValueError``/``TypeError`` naming
-        ``events[i]`` and nothing of the batch is recorded.
+        A bad item raises ``ValueError``/``TypeError`` naming ``events[i]`` and nothing of the
+        batch is recorded (no record, no user-index change, no counter).
         """
         if isinstance(events, (str, bytes, dict)) or not isinstance(events, Iterable):
             raise TypeError(f"events: expected an iterable of events, got {type(events).__name__}")
         p = self._privacy_pipeline or await self._privacy_for_record()
-        items: list[tuple[Any, Any, Any, Any]] = []
-        validate = FFUserEventPipeline.validate
-        for i, ev in enumerate(events):
-            try:
-                if type(ev) is tuple or type(ev) is list:
-                    if len(ev) != 4:
-                        raise ValueError("expected (user_id, session_id, event_type, event_data)")
-                    t = (ev[0], ev[1], ev[2], ev[3])
-                elif isinstance(ev, dict):
-                    t = (ev.get("user_id"), ev.get("session_id", ""), ev.get("event_type"), ev.get("event_data"))
-                else:
-                    raise TypeError(f"expected a tuple or dict, got {type(ev).__name__}")
-                u, sid, et, data = t
-                if not (type(et) is str and et in EVENT_STREAMS and type(u) is str and 0 < len(u) <= MAX_ID
-                        and type(sid) is str and len(sid) <= MAX_ID and type(data) is dict):
-                    validate(*t)  # the full checks (and their messages) for anything else
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"events[{i}]: {exc}") from exc
-            items.append(t)
         if p is None:
+            FFUserEventPipeline.validate_batch(events)  # caller bugs still raise
             return 0
-        by_stream: dict[str, list[Any]] = {}
-        process = p.process
-        pending: list[Any] = []  # user-index updates, applied once the whole batch is valid
-        for i, t in enumerate(items):
-            try:
-                stream, rec = process(*t, pending)
-            except (TypeError, ValueError) as exc:  # event_data field errors
-                raise (TypeError if isinstance(exc, TypeError) else ValueError)(f"events[{i}]: {exc}") from exc
-            if stream is not None:
-                lst = by_stream.get(stream)
-                if lst is None:
-                    lst = by_stream[stream] = []
-                lst.append(rec)
-        p.commit(pending)
+        by_stream = p.process_batch(events)
         stored = 0
         forms = self.hub.user_event_batch_forms
         observers = [(obs, forms.get(obs)) for obs in self.hub.user_event_observers]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -159,6 +160,17 @@ def _as_float(v: Any, key: str) -> float:
     raise TypeError(f"event_data[{key!r}]: expected a finite number, got {type(v).__name__} {v!r}")
 
 
+def _unpack(ev: Any) -> tuple[Any, Any, Any, Any]:
+    """One batch item as ``(user_id, session_id, event_type, event_data)``."""
+    if type(ev) is tuple or type(ev) is list:
+        if len(ev) != 4:
+            raise ValueError("expected (user_id, session_id, event_type, event_data)")
+        return ev[0], ev[1], ev[2], ev[3]
+    if isinstance(ev, dict):
+        return ev.get("user_id"), ev.get("session_id", ""), ev.get("event_type"), ev.get("event_data")
+    raise TypeError(f"expected a tuple or dict, got {type(ev).__name__}")
+
+
 class FFUserEventPipeline:
     """Turns a host call into ``(stream, record)`` or ``(None, reason)``; holds the privacy engines."""
 
@@ -207,8 +219,8 @@ class FFUserEventPipeline:
         self.honor_dnt = bool(getattr(p, "honor_do_not_track", True))
         custom = dict(pair.split("=", 1) for pair in (getattr(c, "custom_event_streams", None) or ()))
         self.event_streams = {**{k: v for k, v in custom.items() if k not in EVENT_STREAMS}, **EVENT_STREAMS}
-        self._users_get = self.pseudonymizer._users.get
-        self._sessions_get = self.pseudonymizer._sessions.get
+        self._users_get = self.pseudonymizer.cached_user_hash
+        self._sessions_get = self.pseudonymizer.cached_session_hash
         self.blocked_streams = {
             s
             for s, on in (
@@ -260,13 +272,17 @@ class FFUserEventPipeline:
                 raise TypeError(f"event_data: expected dict, got {type(event_data).__name__}")
         return stream, event_data
 
-    def process(
-        self, user_id: Any, session_id: Any, event_type: Any, event_data: Any,
-        pending: list[tuple[dict[str, Any], str, str, str]] | None = None,
-    ) -> tuple[str | None, Any]:
-        """``(stream, record)`` to store, or ``(None, reason)`` when a control filtered it out.
+    @classmethod
+    def validate_batch(cls, events: Iterable[Any]) -> None:
+        """The caller-bug checks of :meth:`process_batch` alone (an error names ``events[i]``)."""
+        for i, ev in enumerate(events):
+            try:
+                cls.validate(*_unpack(ev))
+            except (TypeError, ValueError) as exc:
+                raise (TypeError if isinstance(exc, TypeError) else ValueError)(f"events[{i}]: {exc}") from exc
 
-        With ``pending`` (batches) the user-index update is deferred to :meth:`commit`."""
+    def process(self, user_id: Any, session_id: Any, event_type: Any, event_data: Any) -> tuple[str | None, Any]:
+        """``(stream, record)`` to store, or ``(None, reason)`` when a control filtered it out."""
         stream = self.event_streams.get(event_type) if type(event_type) is str else None
         if (
             stream is None
@@ -278,31 +294,95 @@ class FFUserEventPipeline:
             or type(event_data) is not dict
         ):
             stream, event_data = self.validate(user_id, session_id, event_type, event_data, self.event_streams)
-        st = self.stats
         if self._gated and (reason := self._gate(stream)):
-            return None, reason
+            return None, self._drop(reason)
         if self.honor_dnt and "do_not_track" in event_data and _dnt(event_data["do_not_track"]):
-            st.dropped_do_not_track += 1
-            return None, "do_not_track"
+            return None, self._drop("do_not_track")
         h = self._users_get(user_id) or self.pseudonymizer.user_hash(user_id)
         consent = self.consent
         if self.monotonic() >= consent.next_refresh:
             consent.maybe_refresh()
         if h in consent.opted_out and self.allow_opt_out:
-            st.dropped_opt_out += 1
-            return None, "opt_out"
+            return None, self._drop("opt_out")
         if self._gated and (reason := self._gate_user(h)):
-            return None, reason
+            return None, self._drop(reason)
         sh = (self._sessions_get(session_id) or self.pseudonymizer.session_hash(session_id)) if session_id else ""
-        t = self._time()
-        sec = int(t)
-        if sec != self._ts_sec:
-            self._ts_sec = sec
-            self._ts_prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-        us = int((t - sec) * 1_000_000)
-        ts = self._ts_prefix + _DIGITS3[us // 1000] + _DIGITS3[us % 1000] + "Z"
-        # compact record: only what the event carries (absent fields are their defaults; the
-        # store's readers fill them in, see ff_record_defaults)
+        ts = self.timestamp()
+        rec = self._record(user_id, session_id, event_type, event_data, h, sh, ts)  # field errors raise here
+        rec["return_user"], rec["user_segment"] = self.index.observe(h, sh, ts)  # always written
+        self.stats.accepted += 1
+        return stream, rec
+
+    def process_batch(self, events: Iterable[Any]) -> dict[str, list[dict[str, Any]]]:
+        """The records of a batch by stream, or an error naming ``events[i]`` with nothing changed.
+
+        Each item is ``(user_id, session_id, event_type, event_data)`` or a dict with those keys.
+        Same rules as :meth:`process`, with the per-call work done once per batch: the consent
+        refresh, the timestamp (one instant for the whole call), and the user index and the
+        counters updated only once every item has been accepted or filtered."""
+        streams_get = self.event_streams.get
+        users_get, sessions_get = self._users_get, self._sessions_get
+        ps = self.pseudonymizer
+        consent = self.consent
+        if self.monotonic() >= consent.next_refresh:
+            consent.maybe_refresh()
+        opted_out = consent.opted_out if self.allow_opt_out else frozenset()
+        gated, honor_dnt = self._gated, self.honor_dnt
+        record = self._record
+        ts = self.timestamp()
+        drops: dict[str, int] = {}
+        by_stream: dict[str, list[dict[str, Any]]] = {}
+        pending: list[tuple[dict[str, Any], str, str]] = []
+        for i, ev in enumerate(events):
+            try:
+                if type(ev) is tuple and len(ev) == 4:
+                    user_id, session_id, event_type, data = ev
+                else:
+                    user_id, session_id, event_type, data = _unpack(ev)
+                stream = streams_get(event_type) if type(event_type) is str else None
+                if (
+                    stream is None
+                    or type(user_id) is not str
+                    or not user_id
+                    or len(user_id) > MAX_ID
+                    or type(session_id) is not str
+                    or len(session_id) > MAX_ID
+                    or type(data) is not dict
+                ):
+                    stream, data = self.validate(user_id, session_id, event_type, data, self.event_streams)
+                reason = self._gate(stream) if gated else ""
+                if not reason and honor_dnt and "do_not_track" in data and _dnt(data["do_not_track"]):
+                    reason = "do_not_track"
+                if not reason:
+                    h = users_get(user_id) or ps.user_hash(user_id)
+                    if h in opted_out:
+                        reason = "opt_out"
+                    elif gated:
+                        reason = self._gate_user(h)
+                if reason:
+                    drops[reason] = drops.get(reason, 0) + 1
+                    continue
+                sh = (sessions_get(session_id) or ps.session_hash(session_id)) if session_id else ""
+                rec = record(user_id, session_id, event_type, data, h, sh, ts)
+            except (TypeError, ValueError) as exc:
+                raise (TypeError if isinstance(exc, TypeError) else ValueError)(f"events[{i}]: {exc}") from exc
+            lst = by_stream.get(stream)
+            if lst is None:
+                lst = by_stream[stream] = []
+            lst.append(rec)
+            pending.append((rec, h, sh))
+        observe = self.index.observe  # the whole batch is valid: now the index and the counters
+        for rec, h, sh in pending:
+            rec["return_user"], rec["user_segment"] = observe(h, sh, ts)
+        self.stats.accepted += len(pending)
+        for reason, n in drops.items():
+            self._drop(reason, n)
+        return by_stream
+
+    def _record(self, user_id: str, session_id: str, event_type: str, data: dict[str, Any], h: str, sh: str,
+                ts: str) -> dict[str, Any]:
+        """The compact record: only what the event carries (absent fields are their defaults; the
+        store's readers fill them in, see ``ff_record_defaults``)."""
         if self.raw_ids:
             rec = {"timestamp": ts, "user_hash": user_id, "event_type": event_type}
             if session_id:
@@ -311,43 +391,29 @@ class FFUserEventPipeline:
             rec = {"timestamp": ts, "user_hash": h, "event_type": event_type}
             if sh:
                 rec["session_id"] = sh
-        if event_data:
+        if data:
             if not self.raw_ids:  # the call's own ids and identifier-like keys: pseudonyms only
-                event_data = self.guard.protect(event_data, user_id, session_id, h, sh)
-            self._fill(rec, event_type, event_data)  # field errors raise before the index changes
+                data = self.guard.protect(data, user_id, session_id, h, sh)
+            self._fill(rec, event_type, data)
         elif event_type == "page_view":
             rec["pages_viewed"] = 1
-        if pending is not None:  # batch: the index is updated once the whole batch is valid
-            pending.append((rec, h, sh, ts))
-            return stream, rec
-        rec["return_user"], rec["user_segment"] = self.index.observe(h, sh, ts)  # always written
-        st.accepted += 1
-        return stream, rec
+        return rec
 
-    def commit(self, pending: list[tuple[dict[str, Any], str, str, str]]) -> None:
-        """Update the user index for a batch prepared with ``process(..., pending)``, in order."""
-        observe = self.index.observe
-        for rec, h, sh, ts in pending:
-            rec["return_user"], rec["user_segment"] = observe(h, sh, ts)
-        self.stats.accepted += len(pending)
+    def _drop(self, reason: str, n: int = 1) -> str:
+        """Count ``n`` events not stored for ``reason`` (``dropped_<reason>``); returns the reason."""
+        name = "dropped_" + reason
+        setattr(self.stats, name, getattr(self.stats, name) + n)
+        return reason
 
     def _gate(self, stream: str) -> str:
-        """Rare controls before pseudonymization: analytics off, stream not tracked."""
-        if not self.enabled:
-            self.stats.dropped_disabled += 1
-            return "disabled"
-        if stream in self.blocked_streams:
-            self.stats.dropped_tracking_off += 1
-            return "tracking_off"
-        return ""
+        """Rare controls before pseudonymization (analytics off, stream not tracked): the reason or ""."""
+        return "disabled" if not self.enabled else "tracking_off" if stream in self.blocked_streams else ""
 
     def _gate_user(self, h: str) -> str:
-        """Rare per-user controls: explicit consent required, sampling."""
+        """Rare per-user controls (explicit consent required, sampling): the reason or ""."""
         if self.require_consent and h not in self.consent.consented:
-            self.stats.dropped_no_consent += 1
             return "no_consent"
         if self.sampling_rate < 1.0 and int(h[:8], 16) >= self.sampling_rate * 4294967296.0:
-            self.stats.dropped_sampled += 1
             return "sampled"
         return ""
 

@@ -154,6 +154,25 @@ async def test_values_and_keys_containing_the_calls_ids_are_replaced(tmp_path: P
     assert m.privacy.pipeline.guard.replaced > 0
 
 
+def test_guard_returns_clean_data_itself_and_protects_lists_and_keys_past_its_cache() -> None:
+    from ff_utils.ff_analytics_privacy.ff_identifier_guard import FFIdentifierGuard
+    from ff_utils.ff_analytics_privacy.ff_privacy_pseudonymizer import FFPseudonymizer
+
+    ps = FFPseudonymizer(b"k" * 32)
+    g = FFIdentifierGuard(ps)
+    uh, sh = ps.user_hash(UID), ps.session_hash(SID)
+    clean = {"tags": ["alpha", "beta"], "pair": ("x", "y"), "n": 3, "label": "fine"}
+    assert g.protect(clean, UID, SID, uh, sh) is clean  # nothing to protect: no copy
+    out = g.protect({"tags": ["alpha", UID], "pair": (SID, "y")}, UID, SID, uh, sh)
+    assert out["tags"] == ["alpha", uh] and list(out["pair"]) == [sh, "y"]
+    for i in range(5000):  # more distinct keys than the key cache holds: classification stays right
+        assert g.protect({f"k{i}": "v"}, UID, SID, uh, sh) == {f"k{i}": "v"}
+        if i % 997 == 0:
+            got = g.protect({"User_ID": "someone-else", f"k{i}": "v"}, UID, SID, uh, sh)
+            assert got["User_ID"] != "someone-else" and got[f"k{i}"] == "v"
+    assert g.replaced > 0
+
+
 async def test_short_ids_are_replaced_only_as_whole_values(tmp_path: Path) -> None:
     m = make(tmp_path)
     await m.initialize_analytics_system(start_collection=False)

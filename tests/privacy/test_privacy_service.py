@@ -121,6 +121,27 @@ async def test_argument_errors_name_the_argument(tmp_path: Path) -> None:
         assert user_records(m) == []  # a rejected batch records nothing
 
 
+async def test_a_rejected_batch_changes_no_counter_and_no_index_entry(tmp_path: Path) -> None:
+    async with make_manager(tmp_path) as m:
+        assert await m.record_user_analytics("known", "s0", "page_view", {})
+        before = dict(m.privacy_stats)
+        bad = [
+            ("newcomer", "s1", "page_view", {}),
+            ("known", "s2", "page_view", {"do_not_track": True}),  # would count a drop
+            ("known", "s3", "satisfaction", {"rating": 11}),  # field error at events[2]
+        ]
+        with pytest.raises(ValueError, match=r"events\[2\]: event_data\['rating'\]"):
+            await m.record_user_events(bad)
+        assert m.privacy_stats == before  # accepted, drops and index size all unchanged
+        assert m.privacy_stats["index_users"] == 1
+        assert await m.record_user_events(bad[:2]) == 1  # the valid part records as usual
+        after = m.privacy_stats
+        assert after["accepted"] == before["accepted"] + 1 and after["dropped_do_not_track"] == 1
+        assert after["index_users"] == 2
+        await m.aflush()
+        assert len(user_records(m)) == 2
+
+
 async def test_batch_form_stores_all_and_feeds_rollup_hook(tmp_path: Path) -> None:
     async with make_manager(tmp_path) as m:
         seen: list[Any] = []
