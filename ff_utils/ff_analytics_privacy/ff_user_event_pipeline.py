@@ -272,6 +272,22 @@ class FFUserEventPipeline:
                 raise TypeError(f"event_data: expected dict, got {type(event_data).__name__}")
         return stream, event_data
 
+    def checked(self, user_id: Any, session_id: Any, event_type: Any, event_data: Any) -> tuple[str, dict[str, Any]]:
+        """``(stream, event_data)`` of a valid call: inline type checks for the common shape, the
+        full :meth:`validate` (and its messages) for anything else."""
+        stream = self.event_streams.get(event_type) if type(event_type) is str else None
+        if (
+            stream is None
+            or type(user_id) is not str
+            or not user_id
+            or len(user_id) > MAX_ID
+            or type(session_id) is not str
+            or len(session_id) > MAX_ID
+            or type(event_data) is not dict
+        ):
+            return self.validate(user_id, session_id, event_type, event_data, self.event_streams)
+        return stream, event_data
+
     @classmethod
     def validate_batch(cls, events: Iterable[Any]) -> None:
         """The caller-bug checks of :meth:`process_batch` alone (an error names ``events[i]``)."""
@@ -283,17 +299,7 @@ class FFUserEventPipeline:
 
     def process(self, user_id: Any, session_id: Any, event_type: Any, event_data: Any) -> tuple[str | None, Any]:
         """``(stream, record)`` to store, or ``(None, reason)`` when a control filtered it out."""
-        stream = self.event_streams.get(event_type) if type(event_type) is str else None
-        if (
-            stream is None
-            or type(user_id) is not str
-            or not user_id
-            or len(user_id) > MAX_ID
-            or type(session_id) is not str
-            or len(session_id) > MAX_ID
-            or type(event_data) is not dict
-        ):
-            stream, event_data = self.validate(user_id, session_id, event_type, event_data, self.event_streams)
+        stream, event_data = self.checked(user_id, session_id, event_type, event_data)
         if self._gated and (reason := self._gate(stream)):
             return None, self._drop(reason)
         if self.honor_dnt and "do_not_track" in event_data and _dnt(event_data["do_not_track"]):
@@ -320,7 +326,7 @@ class FFUserEventPipeline:
         Same rules as :meth:`process`, with the per-call work done once per batch: the consent
         refresh, the timestamp (one instant for the whole call), and the user index and the
         counters updated only once every item has been accepted or filtered."""
-        streams_get = self.event_streams.get
+        checked = self.checked
         users_get, sessions_get = self._users_get, self._sessions_get
         ps = self.pseudonymizer
         consent = self.consent
@@ -339,17 +345,7 @@ class FFUserEventPipeline:
                     user_id, session_id, event_type, data = ev
                 else:
                     user_id, session_id, event_type, data = _unpack(ev)
-                stream = streams_get(event_type) if type(event_type) is str else None
-                if (
-                    stream is None
-                    or type(user_id) is not str
-                    or not user_id
-                    or len(user_id) > MAX_ID
-                    or type(session_id) is not str
-                    or len(session_id) > MAX_ID
-                    or type(data) is not dict
-                ):
-                    stream, data = self.validate(user_id, session_id, event_type, data, self.event_streams)
+                stream, data = checked(user_id, session_id, event_type, data)
                 reason = self._gate(stream) if gated else ""
                 if not reason and honor_dnt and "do_not_track" in data and _dnt(data["do_not_track"]):
                     reason = "do_not_track"
