@@ -683,6 +683,22 @@ class FFRollupAggregate:
             }
         return rec
 
+    def counts_record(self, hour: str) -> dict[str, Any]:
+        """The counts and sketches of a one-hour aggregate (no user sets) as an ``hourly_rollup``
+        record that ``from_record(..., sets=False)`` reads back to an equal aggregate."""
+        if self.hours and self.hours != {hour}:
+            raise ValueError(f"hour: the aggregate covers {sorted(self.hours)[:3]}, not only {hour!r}")
+        rec: dict[str, Any] = {
+            "record_type": RECORD_TYPE, "v": ROLLUP_VERSION, "hour": hour, "events": self.events,
+            "by_type": self.by_type, "by_feature": self.by_feature, "by_platform": self.by_platform,
+            "sessions": self.sessions, "session_duration": self.durations.to_dict(), "ratings": self.ratings,
+            "conversions": self.conversions,
+        }
+        if self.sys_n or self.sys_sum:
+            rec["system"] = {"samples": self.sys_n, "sum": self.sys_sum, "max": self.sys_max,
+                             "response_time_ms": self.rt.to_dict(), "errors": self.errors}
+        return rec
+
     def canonical(self) -> dict[str, Any]:
         """A comparable dict (float sums rounded to 6 decimals; their addition order may differ)."""
         def keys(s: FFDistinctSketch) -> Any:

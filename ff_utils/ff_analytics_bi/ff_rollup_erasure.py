@@ -69,6 +69,7 @@ def erase_user_from_rollups(store: Any, user_hash: str) -> int:
                 logger.error("erase from rollups: %s: %s", path, exc)
             finally:
                 os.close(fd)
+    store.drop_derived(ROLLUP_STREAM)  # the index snapshot holds the key too
     return changed
 
 

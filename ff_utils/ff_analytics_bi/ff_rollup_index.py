@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections import deque
+from collections import Counter, deque
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Any
@@ -22,11 +22,23 @@ from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
     FFRollupAggregate,
     dt_to_hk,
 )
+from ff_utils.ff_analytics_bi.ff_rollup_index_snapshot import (
+    FFSnapshotError,
+    ff_pack_snapshot,
+    ff_unpack_snapshot,
+)
+from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write
 from ff_utils.ff_analytics_core.ff_jsonl_reader import BAD_LINE, FFStoreCorruptionError, ff_iter_jsonl_lines
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 from ff_utils.ff_analytics_sketches.ff_distinct_sketch import DEFAULT_EXACT_LIMIT, FFDistinctSketch
+from ff_utils.ff_analytics_store.ff_stream_store import DERIVED_PREFIX
 
 logger = get_logger(__name__)
+
+SNAPSHOT_NAME = DERIVED_PREFIX + "rollup_index"  # at the rollups stream's root
+SNAPSHOT_VERSION = 1
+# a refresh that parsed at least this many bytes of rollups saves a snapshot for the next process
+SNAPSHOT_MIN_PARSED_BYTES = 2 << 20
 
 
 _PACK_MASKS: dict[int, tuple[int, int, int]] = {}
@@ -100,17 +112,22 @@ class FFHourUsers:
 
     __slots__ = ("keys", "cats")
 
-    def __init__(self, rec: dict[str, Any]) -> None:
-        self.keys = array("Q", rec.get("users") or ())
+    def __init__(self, keys: array[int], cats: dict[tuple[str, str], array[int]]) -> None:
+        self.keys = keys
+        self.cats = cats
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> FFHourUsers:
         cats: dict[tuple[str, str], array[int]] = {}
         for cat in _CAT_NAMES:
             for name, idx in (rec.get(cat) or {}).items():
                 cats[(cat, name)] = array("I", idx)
         cats[("conversion_users", "")] = array("I", rec.get("conversion_users") or ())
-        self.cats = cats
+        return cls(array("Q", rec.get("users") or ()), cats)
 
 
 _CAT_NAMES = ("type_users", "feature_users", "platform_users", "segment_users")
+_USER_CATS = frozenset((*_CAT_NAMES, "conversion_users"))
 
 
 class FFRollupIndex:
@@ -120,9 +137,20 @@ class FFRollupIndex:
     parts (``hour_users``); per closed day, counts (``day``) and user bitmaps (``day_bits``).
     """
 
-    def __init__(self, store: Any, exact_limit: int = DEFAULT_EXACT_LIMIT) -> None:
+    def __init__(self, store: Any, exact_limit: int = DEFAULT_EXACT_LIMIT, *, snapshot: bool = True,
+                 snapshot_min_parsed_bytes: int = SNAPSHOT_MIN_PARSED_BYTES) -> None:
         self.store = store
         self.exact_limit = exact_limit
+        # the persisted snapshot (``SNAPSHOT_NAME``): read on the first refresh, saved after a refresh
+        # that parsed at least ``snapshot_min_parsed_bytes`` of rollups
+        self.snapshot = snapshot
+        self.snapshot_min_parsed_bytes = snapshot_min_parsed_bytes
+        self._snapshot_tried = False
+        self.snapshot_loads = 0
+        self.snapshot_saves = 0
+        self.snapshot_rejects = 0
+        self.parsed_files = 0
+        self._bad_files: set[str] = set()  # parse failed: never stood in for by a snapshot
         self._files: dict[str, tuple[tuple[int, int, int], dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]]]] = {}
         self.hour_aggs: dict[str, FFRollupAggregate] = {}
         self.hour_users: dict[str, list[FFHourUsers]] = {}
@@ -139,7 +167,14 @@ class FFRollupIndex:
 
     # ------------------------------------------------------------------ refresh
     def refresh(self) -> bool:
-        """Pick up new/changed/removed rollup files; True when anything changed."""
+        """Pick up new/changed/removed rollup files; True when anything changed.
+
+        A fresh index first restores the snapshot, if one is valid: the state of a past refresh
+        with the fingerprints of the files it read, so only files changed since are parsed."""
+        restored = False
+        if not self._snapshot_tried:
+            self._snapshot_tried = True
+            restored = self.snapshot and not self._files and self._restore_snapshot()
         seen: dict[str, tuple[int, int, int]] = {}
         for part in self.store.iter_partitions(ROLLUP_STREAM):
             for f in part.files:
@@ -150,6 +185,7 @@ class FFRollupIndex:
                 seen[str(f)] = (st.st_ino, st.st_size, st.st_mtime_ns)
         affected: set[str] = set()
         additive = True
+        parsed = 0
         journal = self._read_journal()
         if journal != self._journal:
             for j in (self._journal, journal):
@@ -170,27 +206,32 @@ class FFRollupIndex:
                 if old[0][0] != fp[0] or old[0][1] > fp[1]:
                     additive = False
             hours = self._parse(path)
+            parsed += fp[1]
             self._files[path] = (fp, hours)
             affected.update(k[:13] for k in hours)
         if not affected:
-            return False
+            return restored
         self._remerge(affected)
         if additive and self.first_seen:
             self._index_add(sorted(affected))
         else:
             self._index_rebuild()
         self.generation += 1
+        if self.snapshot and parsed >= self.snapshot_min_parsed_bytes:
+            self.save_snapshot()
         return True
 
     def _parse(self, path: str) -> dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]]:
         hours: dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]] = {}
+        self.parsed_files += 1
+        self._bad_files.discard(path)
         try:
             for _n, rec in ff_iter_jsonl_lines(path):
                 if rec is BAD_LINE or not isinstance(rec, dict) or rec.get("record_type") != RECORD_TYPE:
                     continue
                 try:
                     agg = FFRollupAggregate.from_record(rec, self.exact_limit, sets=False)
-                    users = FFHourUsers(rec)
+                    users = FFHourUsers.from_record(rec)
                 except (ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
                     logger.warning("skipping bad rollup record in %s: %s", path, exc)
                     continue
@@ -205,8 +246,131 @@ class FFRollupIndex:
                     cur[1].append(users)
         except (OSError, FFStoreCorruptionError) as exc:
             self.unreadable_files += 1
+            self._bad_files.add(path)
             logger.error("reading rollups %s: %s", path, exc)
         return hours
+
+    # ------------------------------------------------------------------ snapshot
+    def snapshot_path(self) -> Any:
+        return self.store.stream_dir(ROLLUP_STREAM) / SNAPSHOT_NAME
+
+    def save_snapshot(self) -> bool:
+        """Persist the current state for the next process (atomic; a cache, so not fsynced: a torn
+        file fails its CRC and is ignored). False, logged, when it cannot be written."""
+        try:
+            data = self._encode_snapshot()
+            ff_atomic_write(self.snapshot_path(), data, fsync=False)
+        except (OSError, ValueError, TypeError) as exc:
+            logger.info("rollup index snapshot not saved (a cache: answers are unaffected): %s", exc)
+            return False
+        self.snapshot_saves += 1
+        return True
+
+    def _encode_snapshot(self) -> bytes:
+        base = self.store.stream_dir(ROLLUP_STREAM)
+        keys, ints = array("Q"), array("I")
+
+        def put(u: FFHourUsers) -> list[Any]:
+            k_off = len(keys)
+            keys.extend(u.keys)
+            cats = []
+            for (cat, name), idx in u.cats.items():
+                cats.append([cat, name, len(ints), len(idx)])
+                ints.extend(idx)
+            return [k_off, len(u.keys), cats]
+
+        files = []
+        for path, (fp, hours) in self._files.items():
+            if path in self._bad_files:
+                continue
+            hs = [[key, agg.counts_record(key[:13]), [put(u) for u in us]] for key, (agg, us) in hours.items()]
+            files.append([os.path.relpath(path, base), list(fp), hs])
+        hour_list = sorted(set(self.first_seen.values()))
+        pos = {hk: i for i, hk in enumerate(hour_list)}
+        fs_off, h_off = len(keys), len(ints)
+        keys.extend(array("Q", self.uid))  # dense-id order
+        fs = self.first_seen
+        ints.extend(array("I", [pos[fs[k]] for k in self.uid]))
+        header = {
+            "v": SNAPSHOT_VERSION, "exact_limit": self.exact_limit,
+            "journal": list(self._journal) if self._journal else None, "files": files,
+            "first_seen": [fs_off, h_off, len(self.uid), hour_list],
+            "day_active": {day: self.day_active_users(day) for day in sorted({hk[:10] for hk in self.hour_users})},
+        }
+        return ff_pack_snapshot(header, keys, ints)
+
+    def _restore_snapshot(self) -> bool:
+        path = self.snapshot_path()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            logger.warning("rollup index snapshot %s not read: %s", path, exc)
+            return False
+        try:
+            files, journal, fs, uid, day_active = self._decode_snapshot(data)
+        except (FFSnapshotError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+            self.snapshot_rejects += 1
+            logger.warning("rollup index snapshot %s ignored: %s", path, exc)
+            return False
+        self._files, self._journal, self.first_seen, self.uid = files, journal, fs, uid
+        self.new_by_hour = dict(Counter(fs.values()))
+        self._remerge(self._all_hours())
+        self._hour_bits, self._day_bits = {}, {}
+        self._day_active = day_active
+        self.generation += 1
+        self.snapshot_loads += 1
+        return True
+
+    def _decode_snapshot(self, data: bytes) -> tuple[dict[str, Any], tuple[str, str, str] | None, dict[int, str],
+                                                       dict[int, int], dict[str, int]]:
+        header, keys, ints = ff_unpack_snapshot(data)
+        if header.get("v") != SNAPSHOT_VERSION or header.get("exact_limit") != self.exact_limit:
+            raise FFSnapshotError("written by another version or with another exact_limit")
+        nk, ni = len(keys), len(ints)
+
+        def seg(arr: array[int], total: int, off: Any, n: Any) -> array[int]:
+            if type(off) is not int or type(n) is not int or off < 0 or n < 0 or off + n > total:
+                raise FFSnapshotError("an array segment lies outside the file")
+            return arr[off:off + n]
+
+        base = self.store.stream_dir(ROLLUP_STREAM)
+        files: dict[str, Any] = {}
+        for rel, fp, hs in header["files"]:
+            if type(rel) is not str or os.path.isabs(rel) or ".." in rel.split(os.sep):
+                raise FFSnapshotError(f"file path {rel!r:.80} is not inside the rollups directory")
+            if len(fp) != 3 or any(type(x) is not int for x in fp):
+                raise FFSnapshotError("a file fingerprint is not three ints")
+            hours: dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]] = {}
+            for key, crec, parts in hs:
+                if type(key) is not str or crec.get("hour") != key[:13]:
+                    raise FFSnapshotError("an hour key does not match its record")
+                users = []
+                for k_off, k_n, cats in parts:
+                    cd: dict[tuple[str, str], array[int]] = {}
+                    for cat, name, off, n in cats:
+                        a = ints[off:off + n]  # a slice past the end is short: caught by the length check
+                        if len(a) != n or off < 0 or cat not in _USER_CATS or type(name) is not str:
+                            raise FFSnapshotError(f"user category {cat!r:.40} is unknown or lies outside the file")
+                        cd[(cat, name)] = a
+                    users.append(FFHourUsers(seg(keys, nk, k_off, k_n), cd))
+                hours[key] = (FFRollupAggregate.from_record(crec, self.exact_limit, sets=False), users)
+            files[str(base / rel)] = (tuple(fp), hours)
+        j = header.get("journal")
+        journal = None if j is None else (str(j[0]), str(j[1]), str(j[2]))
+        fs_off, h_off, n, hour_list = header["first_seen"]
+        ks = seg(keys, nk, fs_off, n)
+        hks = list(map(hour_list.__getitem__, seg(ints, ni, h_off, n)))
+        if any(type(h) is not str for h in hour_list):
+            raise FFSnapshotError("first-seen hours are not strings")
+        fs = dict(zip(ks, hks, strict=True))
+        if len(fs) != n:
+            raise FFSnapshotError("first-seen keys repeat")
+        day_active = header.get("day_active") or {}
+        if any(type(d) is not str or type(c) is not int for d, c in day_active.items()):
+            raise FFSnapshotError("day_active is not a map of days to counts")
+        return files, journal, fs, dict(zip(ks, range(n), strict=True)), day_active
 
     def _remerge(self, affected: set[str]) -> None:
         j = self._journal

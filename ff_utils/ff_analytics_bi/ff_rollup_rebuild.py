@@ -276,6 +276,7 @@ def rebuild_rollups(
         write_one(stale.pop(0), [])
     os.unlink(journal)
     ff_fsync_dir(journal.parent)
+    store.drop_derived(ROLLUP_STREAM)  # the index snapshot describes the replaced files
     return {**stats, "start": ff_iso(s), "end": ff_iso(e)}
 
 

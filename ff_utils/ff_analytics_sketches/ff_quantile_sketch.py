@@ -145,7 +145,8 @@ class FFQuantileSketch:
             raise TypeError(f"data: expected dict, got {type(data).__name__}")
         try:
             s = cls(float(data.get("a", DEFAULT_RELATIVE_ACCURACY)))
-            s.buckets = {int(k): int(c) for k, c in (data.get("b") or {}).items()}
+            b = data.get("b") or {}
+            s.buckets = dict(zip(map(int, b), map(int, b.values()), strict=True))
             s.zero_count = int(data.get("z", 0))
             s.count = int(data.get("n", 0))
             s.total = float(data.get("s", 0.0))

@@ -33,7 +33,7 @@ import orjson
 from ff_utils.ff_analytics_core.ff_clock import FFClock
 from ff_utils.ff_analytics_core.ff_file_ops import ff_fsync_dir
 from ff_utils.ff_analytics_core.ff_logging import get_logger
-from ff_utils.ff_analytics_store.ff_stream_store import CATEGORY_STREAMS
+from ff_utils.ff_analytics_store.ff_stream_store import CATEGORY_STREAMS, STREAM_CATEGORY
 
 logger = get_logger(__name__)
 
@@ -244,6 +244,11 @@ class FFRetentionManager:
                 rep.deleted += 1
                 rep.records_deleted += c.records
                 rep.bytes_deleted += c.bytes
+            if hidden and group[0].stream in STREAM_CATEGORY:  # 4) caches derived from what went
+                try:
+                    self.store.drop_derived(group[0].stream)
+                except OSError as exc:
+                    rep.errors.append(f"{group[0].stream}: derived caches: {exc}")
             if failed and self.audit_many is not None:
                 try:
                     self.audit_many(failed)

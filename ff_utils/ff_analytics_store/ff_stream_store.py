@@ -57,9 +57,13 @@ _orjson_dumps = orjson.dumps
 _json_default = ff_json_default
 _LINE_OPTS = JSON_OPTS | orjson.OPT_APPEND_NEWLINE
 COMPACTION_MANIFEST = "_compaction.json"
+# a stream's derived caches (e.g. the rollup index snapshot): files at the stream's root named
+# ``_derived.*``, rebuilt from its partitions at will; whoever deletes or rewrites data drops them
+DERIVED_PREFIX = "_derived."
 __all__ = [
     "CATEGORY_STREAMS",
     "COMPACTION_MANIFEST",
+    "DERIVED_PREFIX",
     "QUARANTINE_DIR",
     "STREAM_CATEGORY",
     "FFPartitionDTO",
@@ -642,6 +646,26 @@ class FFStreamStore(FFStreamStoreProtocol):
         self._slow = True
 
     # ------------------------------------------------------------------ maintenance helpers
+    def drop_derived(self, stream: str) -> int:
+        """Delete ``stream``'s derived caches (``DERIVED_PREFIX`` files at its root) so nothing
+        erased or expired outlives its partitions there; returns how many were removed."""
+        sdir = self.stream_dir(stream)
+        n = 0
+        try:
+            entries = list(os.scandir(sdir))
+        except FileNotFoundError:
+            return 0
+        for e in entries:
+            if e.name.startswith(DERIVED_PREFIX) and e.is_file(follow_symlinks=False):
+                try:
+                    os.unlink(e.path)
+                    n += 1
+                except FileNotFoundError:
+                    continue
+        if n:
+            ff_fsync_dir(sdir)
+        return n
+
     def rewrite_file(self, path: str | os.PathLike[str], keep: Callable[[Any], bool]) -> tuple[int, int]:
         """Rewrite one partition file keeping the records for which ``keep(record)`` is true.
 

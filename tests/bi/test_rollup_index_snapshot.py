@@ -1,0 +1,175 @@
+"""The persisted rollup index snapshot: a fresh index restored from it answers exactly like one that
+parsed every rollup file, parses only files changed since, and a bad or stale snapshot is never used.
+
+Every comparison is against an index built without a snapshot over the same files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ff_class_configs.ff_analytics_configs.ff_analytics_config import FFAnalyticsConfigDTO
+from ff_utils.ff_analytics_bench.ff_bi_workload import generate_user_events
+from ff_utils.ff_analytics_bi.ff_bi_engine import FFBIEngine
+from ff_utils.ff_analytics_bi.ff_rollup_accumulator import FFRollupAccumulator
+from ff_utils.ff_analytics_bi.ff_rollup_erasure import erase_user_from_rollups
+from ff_utils.ff_analytics_bi.ff_rollup_index import FFRollupIndex
+from ff_utils.ff_analytics_bi.ff_rollup_index_snapshot import (
+    FFSnapshotError,
+    ff_pack_snapshot,
+    ff_unpack_snapshot,
+)
+from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_parse_iso
+from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+DAYS = 3
+
+
+def _cfg() -> FFAnalyticsConfigDTO:
+    cfg = FFAnalyticsConfigDTO()
+    cfg.fsync_policy = "never"
+    cfg.max_buffered_records = 1_000_000
+    return cfg
+
+
+def _write(root: Path, events: list[dict[str, Any]], writer: str) -> None:
+    clock = FFManualClock(START)
+    store = FFStreamStore(root, _cfg(), clock=clock, writer_id=writer)
+    acc = FFRollupAccumulator(store.writer_id, emit=lambda r: store.append_many("rollups", r))
+    for e in events:
+        clock.set(ff_parse_iso(e["timestamp"]))
+        acc.observe_user_dict(e)
+    acc.flush()
+    store.flush()
+    store.close()
+
+
+def _store(root: Path) -> FFStreamStore:
+    return FFStreamStore(root, _cfg(), writer_id="reader")
+
+
+def _index(root: Path, snapshot: bool = True) -> FFRollupIndex:
+    return FFRollupIndex(_store(root), snapshot=snapshot, snapshot_min_parsed_bytes=0)
+
+
+def _answers(index: FFRollupIndex) -> dict[str, Any]:
+    index.refresh()
+    now = START + timedelta(days=DAYS, minutes=-30)
+    engine = FFBIEngine(index, min_cell_size=1)
+    out: dict[str, Any] = {p: engine.generate(p, now).fields for p in ("day", "week", "month")}
+    out["hours"] = {hk: index.hour_full(hk).canonical() for hk in sorted(index.hour_aggs)}
+    out["first_seen"] = dict(index.first_seen)
+    out["new_by_hour"] = {hk: n for hk, n in index.new_by_hour.items() if n}
+    out["day_active"] = {d: index.day_active_users(d) for d in sorted({hk[:10] for hk in index.hour_aggs})}
+    return out
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    events = list(generate_user_events(3_000, start=START, days=DAYS, users=150, seed=5))
+    _write(tmp_path, events[0::2], "w1")
+    _write(tmp_path, events[1::2], "w2")
+    return tmp_path
+
+
+def test_a_fresh_index_from_the_snapshot_answers_like_a_full_parse_and_parses_nothing(root: Path) -> None:
+    first = _index(root)
+    expected = _answers(first)
+    assert first.snapshot_saves == 1 and first.snapshot_path().is_file()
+    again = _index(root)
+    assert _answers(again) == expected
+    assert again.snapshot_loads == 1 and again.parsed_files == 0
+    assert again.uid == first.uid  # the bitmaps' dense ids too (their order is internal otherwise)
+    assert _answers(_index(root, snapshot=False)) == expected
+
+
+def test_files_changed_after_the_snapshot_are_parsed_and_the_answers_follow(root: Path) -> None:
+    _answers(_index(root))  # saves the snapshot
+    later = list(generate_user_events(600, start=START + timedelta(days=DAYS - 1), days=1, users=220, seed=8))
+    _write(root, later, "w1")  # grows one writer's files, new users among them
+    _write(root, later[:50], "w3")  # and a new writer's file
+    restored = _index(root)
+    got = _answers(restored)
+    n_files = sum(len(p.files) for p in _store(root).iter_partitions("rollups"))
+    assert restored.snapshot_loads == 1 and 0 < restored.parsed_files < n_files
+    assert got == _answers(_index(root, snapshot=False))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "foreign"])
+def test_a_damaged_snapshot_is_refused_and_the_index_parses_the_files(root: Path, damage: str) -> None:
+    expected = _answers(_index(root))
+    path = _index(root).snapshot_path()
+    data = bytearray(path.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0x40
+    elif damage == "truncate":
+        del data[len(data) // 3:]
+    elif damage == "empty":
+        data = bytearray()
+    else:
+        data = bytearray(b'{"not": "a snapshot"}\n')
+    path.write_bytes(bytes(data))
+    idx = FFRollupIndex(_store(root), snapshot_min_parsed_bytes=1 << 40)
+    assert _answers(idx) == expected
+    assert idx.snapshot_loads == 0 and idx.snapshot_rejects == 1
+    assert idx.parsed_files > 0
+
+
+def test_a_well_formed_snapshot_naming_a_path_outside_the_rollups_is_refused(root: Path) -> None:
+    expected = _answers(_index(root))
+    path = _index(root).snapshot_path()
+    header, keys, ints = ff_unpack_snapshot(path.read_bytes())
+    header["files"][0][0] = "../../user_analytics/x.jsonl"
+    path.write_bytes(ff_pack_snapshot(header, keys, ints))
+    idx = FFRollupIndex(_store(root), snapshot_min_parsed_bytes=1 << 40)
+    assert _answers(idx) == expected and idx.snapshot_rejects == 1
+
+
+def test_erasure_and_rebuild_drop_the_snapshot_with_the_data_it_came_from(root: Path) -> None:
+    idx = _index(root)
+    _answers(idx)
+    snap = idx.snapshot_path()
+    user = next(iter(generate_user_events(10, start=START, days=1, users=150, seed=5)))["user_hash"]
+    assert erase_user_from_rollups(_store(root), user) > 0
+    assert not snap.exists()  # the erased user's key is gone from every file, the cache included
+    after = _index(root)
+    got = _answers(after)
+    assert got == _answers(_index(root, snapshot=False))
+    assert after.snapshot_loads == 0 and snap.is_file()  # re-saved from the erased files
+    restored = _index(root)
+    assert _answers(restored) == got and restored.snapshot_loads == 1
+
+
+def test_the_container_refuses_what_it_did_not_write() -> None:
+    from array import array
+
+    blob = ff_pack_snapshot({"v": 1}, array("Q", [1, 2**64 - 1]), array("I", [7]))
+    header, keys, ints = ff_unpack_snapshot(blob)
+    assert header["v"] == 1 and list(keys) == [1, 2**64 - 1] and list(ints) == [7]
+    for bad in (blob[:-1], blob + b"x", b"FFRIDX1\n" + b"\0" * 28, blob[:8] + b"\0" + blob[9:]):
+        with pytest.raises(FFSnapshotError):
+            ff_unpack_snapshot(bad)
+
+
+def test_retention_drops_the_snapshot_when_it_deletes_rollup_days(root: Path) -> None:
+    from types import SimpleNamespace
+
+    from ff_utils.ff_analytics_store.ff_retention_manager import FFRetentionManager
+
+    _answers(_index(root))
+    snap = _index(root).snapshot_path()
+    assert snap.is_file()
+    clock = FFManualClock(START + timedelta(days=DAYS + 1))  # the first days are past a 2-day retention
+    privacy = SimpleNamespace(raw_data_retention_days=2, aggregated_data_retention_days=2,
+                              compliance_data_retention_days=30)
+    rep = FFRetentionManager(_store(root), privacy, clock=clock).run()
+    assert rep.deleted > 0 and not rep.errors
+    assert not snap.exists()  # nothing expired outlives its partitions in the cache
+    after = _index(root)
+    assert _answers(after) == _answers(_index(root, snapshot=False))
+    assert min(after.hour_aggs) > "2026-11-01T23"  # the expired first day is gone from the answers too
