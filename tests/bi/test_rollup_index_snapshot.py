@@ -123,9 +123,9 @@ def test_a_damaged_snapshot_is_refused_and_the_index_parses_the_files(root: Path
 def test_a_well_formed_snapshot_naming_a_path_outside_the_rollups_is_refused(root: Path) -> None:
     expected = _answers(_index(root))
     path = _index(root).snapshot_path()
-    header, keys, ints = ff_unpack_snapshot(path.read_bytes())
+    header, keys, ints, blob = ff_unpack_snapshot(path.read_bytes())
     header["files"][0][0] = "../../user_analytics/x.jsonl"
-    path.write_bytes(ff_pack_snapshot(header, keys, ints))
+    path.write_bytes(ff_pack_snapshot(header, keys, ints, blob))
     idx = FFRollupIndex(_store(root), snapshot_min_parsed_bytes=1 << 40)
     assert _answers(idx) == expected and idx.snapshot_rejects == 1
 
@@ -148,10 +148,11 @@ def test_erasure_and_rebuild_drop_the_snapshot_with_the_data_it_came_from(root: 
 def test_the_container_refuses_what_it_did_not_write() -> None:
     from array import array
 
-    blob = ff_pack_snapshot({"v": 1}, array("Q", [1, 2**64 - 1]), array("I", [7]))
-    header, keys, ints = ff_unpack_snapshot(blob)
-    assert header["v"] == 1 and list(keys) == [1, 2**64 - 1] and list(ints) == [7]
-    for bad in (blob[:-1], blob + b"x", b"FFRIDX1\n" + b"\0" * 28, blob[:8] + b"\0" + blob[9:]):
+    blob = ff_pack_snapshot({"v": 1}, array("Q", [1, 2**64 - 1]), array("I", [7]), b"\x01\x02")
+    header, keys, ints, tail = ff_unpack_snapshot(blob)
+    assert header["v"] == 1 and list(keys) == [1, 2**64 - 1] and list(ints) == [7] and tail == b"\x01\x02"
+    older = b"FFRIDX1\n" + blob[8:]
+    for bad in (blob[:-1], blob + b"x", blob[:8] + b"\0" * 36, blob[:8] + b"\0" + blob[9:], older):
         with pytest.raises(FFSnapshotError):
             ff_unpack_snapshot(bad)
 
