@@ -55,7 +55,7 @@ from ff_utils.ff_analytics_bi.ff_bi_engine import FFBIEngine
 from ff_utils.ff_analytics_bi.ff_rollup_index import FFRollupIndex
 root, mode, now = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
 store = FFStreamStore(root, types.SimpleNamespace(fsync_policy="never"), writer_id="bench-bi-first")
-index = FFRollupIndex(store, snapshot=mode == "snapshot", snapshot_min_parsed_bytes=1 << 62)
+index = FFRollupIndex(store, snapshot=mode == "snapshot", snapshot_min_stale_bytes=1 << 62)
 t0 = time.perf_counter()
 index.refresh()
 t1 = time.perf_counter()

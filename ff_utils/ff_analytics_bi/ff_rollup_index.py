@@ -37,8 +37,9 @@ logger = get_logger(__name__)
 
 SNAPSHOT_NAME = DERIVED_PREFIX + "rollup_index"  # at the rollups stream's root
 SNAPSHOT_VERSION = 3
-# a refresh that parsed at least this many bytes of rollups saves a snapshot for the next process
-SNAPSHOT_MIN_PARSED_BYTES = 2 << 20
+# a snapshot is saved once the rollup files changed since the last one hold at least this many bytes
+# and a quarter of all rollup bytes (a cold load or days of growth, not each append of a busy day)
+SNAPSHOT_MIN_STALE_BYTES = 2 << 20
 
 
 _PACK_MASKS: dict[int, tuple[int, int, int]] = {}
@@ -160,19 +161,20 @@ class FFRollupIndex:
     """
 
     def __init__(self, store: Any, exact_limit: int = DEFAULT_EXACT_LIMIT, *, snapshot: bool = True,
-                 snapshot_min_parsed_bytes: int = SNAPSHOT_MIN_PARSED_BYTES) -> None:
+                 snapshot_min_stale_bytes: int = SNAPSHOT_MIN_STALE_BYTES) -> None:
         self.store = store
         self.exact_limit = exact_limit
-        # the persisted snapshot (``SNAPSHOT_NAME``): read on the first refresh, saved after a refresh
-        # that parsed at least ``snapshot_min_parsed_bytes`` of rollups
+        # the persisted snapshot (``SNAPSHOT_NAME``): read on the first refresh, saved when due
+        # (``_snapshot_due``); ``_snapshot_fps`` are the file fingerprints the last one holds
         self.snapshot = snapshot
-        self.snapshot_min_parsed_bytes = snapshot_min_parsed_bytes
+        self.snapshot_min_stale_bytes = snapshot_min_stale_bytes
         self._snapshot_tried = False
         self.snapshot_loads = 0
         self.snapshot_saves = 0
         self.snapshot_rejects = 0
         self.parsed_files = 0
         self._bad_files: set[str] = set()  # parse failed: never stood in for by a snapshot
+        self._snapshot_fps: dict[str, tuple[int, int, int]] = {}
         self._files: dict[str, tuple[tuple[int, int, int], dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]]]] = {}
         self.hour_aggs: dict[str, FFRollupAggregate] = {}
         self.hour_users: dict[str, list[FFHourUsers]] = {}
@@ -207,7 +209,6 @@ class FFRollupIndex:
                 seen[str(f)] = (st.st_ino, st.st_size, st.st_mtime_ns)
         affected: set[str] = set()
         additive = True
-        parsed = 0
         journal = self._read_journal()
         if journal != self._journal:
             for j in (self._journal, journal):
@@ -228,7 +229,6 @@ class FFRollupIndex:
                 if old[0][0] != fp[0] or old[0][1] > fp[1]:
                     additive = False
             hours = self._parse(path)
-            parsed += fp[1]
             self._files[path] = (fp, hours)
             affected.update(k[:13] for k in hours)
         if not affected:
@@ -239,9 +239,20 @@ class FFRollupIndex:
         else:
             self._index_rebuild()
         self.generation += 1
-        if self.snapshot and parsed >= self.snapshot_min_parsed_bytes:
+        if self.snapshot and self._snapshot_due():
             self.save_snapshot()
         return True
+
+    def _snapshot_due(self) -> bool:
+        """True when the files changed since the last snapshot hold at least
+        ``snapshot_min_stale_bytes`` and a quarter of all rollup bytes."""
+        total = stale = 0
+        fps = self._snapshot_fps
+        for path, (fp, _hours) in self._files.items():
+            total += fp[1]
+            if fps.get(path) != fp:
+                stale += fp[1]
+        return stale >= self.snapshot_min_stale_bytes and stale * 4 >= total
 
     def _parse(self, path: str) -> dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]]:
         hours: dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]] = {}
@@ -286,6 +297,7 @@ class FFRollupIndex:
             logger.info("rollup index snapshot not saved (a cache: answers are unaffected): %s", exc)
             return False
         self.snapshot_saves += 1
+        self._snapshot_fps = {path: fp for path, (fp, _h) in self._files.items() if path not in self._bad_files}
         return True
 
     def _encode_snapshot(self) -> bytes:
@@ -357,6 +369,7 @@ class FFRollupIndex:
             logger.warning("rollup index snapshot %s ignored: %s", path, exc)
             return False
         self._files, self._journal, self.first_seen, self.uid = files, journal, fs, uid
+        self._snapshot_fps = {path: fp for path, (fp, _h) in files.items()}
         self.new_by_hour = dict(Counter(fs.values()))
         self._remerge(self._all_hours())
         self._hour_bits, self._day_bits = {}, day_bits

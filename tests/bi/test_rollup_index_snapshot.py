@@ -54,7 +54,7 @@ def _store(root: Path) -> FFStreamStore:
 
 
 def _index(root: Path, snapshot: bool = True) -> FFRollupIndex:
-    return FFRollupIndex(_store(root), snapshot=snapshot, snapshot_min_parsed_bytes=0)
+    return FFRollupIndex(_store(root), snapshot=snapshot, snapshot_min_stale_bytes=0)
 
 
 def _answers(index: FFRollupIndex) -> dict[str, Any]:
@@ -100,6 +100,23 @@ def test_files_changed_after_the_snapshot_are_parsed_and_the_answers_follow(root
     assert got == _answers(_index(root, snapshot=False))
 
 
+def test_a_live_index_does_not_save_again_for_each_append_to_one_file(tmp_path: Path) -> None:
+    root = tmp_path
+    days = 12  # one day's file is a small part of the rollups, as in a month-long store
+    events = list(generate_user_events(4_000, start=START, days=days, users=150, seed=5))
+    _write(root, events[0::2], "w1")
+    _write(root, events[1::2], "w2")
+    live = _index(root)
+    live.refresh()
+    assert live.snapshot_saves == 1
+    for n in range(4):  # a busy day: one writer's newest file grows between refreshes
+        _write(root, list(generate_user_events(30, start=START + timedelta(days=days - 1), days=1, users=150,
+                                               seed=20 + n)), "w1")
+        assert live.refresh()
+    assert live.snapshot_saves == 1  # what changed is well under a quarter of the rollups
+    assert _answers(_index(root)) == _answers(_index(root, snapshot=False))  # stale parts are parsed
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "foreign"])
 def test_a_damaged_snapshot_is_refused_and_the_index_parses_the_files(root: Path, damage: str) -> None:
     expected = _answers(_index(root))
@@ -114,7 +131,7 @@ def test_a_damaged_snapshot_is_refused_and_the_index_parses_the_files(root: Path
     else:
         data = bytearray(b'{"not": "a snapshot"}\n')
     path.write_bytes(bytes(data))
-    idx = FFRollupIndex(_store(root), snapshot_min_parsed_bytes=1 << 40)
+    idx = FFRollupIndex(_store(root), snapshot_min_stale_bytes=1 << 40)
     assert _answers(idx) == expected
     assert idx.snapshot_loads == 0 and idx.snapshot_rejects == 1
     assert idx.parsed_files > 0
@@ -126,7 +143,7 @@ def test_a_well_formed_snapshot_naming_a_path_outside_the_rollups_is_refused(roo
     header, keys, ints, blob = ff_unpack_snapshot(path.read_bytes())
     header["files"][0][0] = "../../user_analytics/x.jsonl"
     path.write_bytes(ff_pack_snapshot(header, keys, ints, blob))
-    idx = FFRollupIndex(_store(root), snapshot_min_parsed_bytes=1 << 40)
+    idx = FFRollupIndex(_store(root), snapshot_min_stale_bytes=1 << 40)
     assert _answers(idx) == expected and idx.snapshot_rejects == 1
 
 
