@@ -12,10 +12,15 @@ from __future__ import annotations
 import os
 from array import array
 from collections import Counter, deque
+from collections.abc import MutableMapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from itertools import repeat
 from typing import Any
 
+import orjson
+
+from ff_utils.ff_analytics_bi.ff_lazy_hours import FFLazyHours
 from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
     RECORD_TYPE,
     ROLLUP_STREAM,
@@ -36,7 +41,7 @@ from ff_utils.ff_analytics_store.ff_stream_store import DERIVED_PREFIX
 logger = get_logger(__name__)
 
 SNAPSHOT_NAME = DERIVED_PREFIX + "rollup_index"  # at the rollups stream's root
-SNAPSHOT_VERSION = 3
+SNAPSHOT_VERSION = 4
 # a snapshot is saved once the rollup files changed since the last one hold at least this many bytes
 # and a quarter of all rollup bytes (a cold load or days of growth, not each append of a busy day)
 SNAPSHOT_MIN_STALE_BYTES = 2 << 20
@@ -153,6 +158,67 @@ def _buckets(pair: Any) -> dict[int, int]:
     return dict(zip(ks, cs, strict=True))
 
 
+def _seg(view: memoryview, off: Any, n: Any) -> array[int]:
+    """Items ``[off, off + n)`` of a snapshot's u64 or u32 view, copied into an array."""
+    if type(off) is not int or type(n) is not int or off < 0 or n < 0 or off + n > len(view):
+        raise FFSnapshotError("an array segment lies outside the file")
+    out = array(view.format)
+    out.frombytes(view[off:off + n].cast("B"))
+    return out
+
+
+class _FFSnapshotState:
+    """A decoded snapshot: what a restore takes at once, and the arrays and blob its hours are
+    decoded from later (``entry``)."""
+
+    def __init__(self, keys: memoryview, ints: memoryview, blob: memoryview, exact_limit: int) -> None:
+        self.keys, self.ints, self.blob, self.exact_limit = keys, ints, blob, exact_limit
+        self.names: list[tuple[str, str]] = []
+        self.files: dict[str, tuple[tuple[int, int, int], FFLazyHours[Any]]] = {}
+        self.where: dict[str, dict[str, tuple[int, int, list[Any]]]] = {}
+        self.journal: tuple[str, str, str] | None = None
+        self.first_seen: dict[int, str] = {}
+        self.uid: dict[int, int] = {}
+        self.width = 0
+        self.days: dict[str, tuple[int, list[list[str]]]] = {}
+        self.day_active: dict[str, int] = {}
+
+    def entry(self, path: str, key: str) -> tuple[FFRollupAggregate, list[FFHourUsers]]:
+        """One file's hour: its counts and sketches, and its user parts."""
+        off, n, parts = self.where[path][key]
+        crec, dur, rt = orjson.loads(self.blob[off:off + n])
+        if crec.get("hour") != key[:13]:
+            raise FFSnapshotError("an hour key does not match its record")
+        agg = FFRollupAggregate.from_record(crec, self.exact_limit, sets=False)
+        agg.durations.buckets = _buckets(dur)
+        if rt is not None:
+            agg.rt.buckets = _buckets(rt)
+        ints, names, ni = self.ints, self.names, len(self.ints)
+        users = []
+        for k_off, k_n, c_off in parts:
+            m = ints[c_off]
+            bounds = ints[c_off + 1 + m:c_off + 2 + 2 * m]
+            if len(bounds) != m + 1 or bounds[0] != c_off + 2 + 2 * m or bounds[-1] > ni:
+                raise FFSnapshotError("a category table lies outside the file")
+            cd = {names[i]: _seg(ints, lo, hi - lo)
+                  for i, lo, hi in zip(ints[c_off + 1:c_off + 1 + m], bounds[:-1], bounds[1:], strict=True)}
+            if len(cd) != m:
+                raise FFSnapshotError("a category repeats in an hour")
+            users.append(FFHourUsers(_seg(self.keys, k_off, k_n), cd))
+        return agg, users
+
+    def day_bits(self, day: str) -> FFUserBits:
+        off, cats = self.days[day]
+        width = self.width
+        view = self.blob
+        vals = [int.from_bytes(view[i:i + width], "little") for i in range(off, off + (2 + len(cats)) * width, width)]
+        b = FFUserBits()
+        b.users, b.conversion_users = vals[0], vals[1]
+        for (cat, name), v in zip(cats, vals[2:], strict=True):
+            getattr(b, cat)[name] = v
+        return b
+
+
 class FFRollupIndex:
     """Cached merged rollups per hour and per day, plus the first-seen index of user keys.
 
@@ -176,8 +242,14 @@ class FFRollupIndex:
         self._bad_files: set[str] = set()  # parse failed: never stood in for by a snapshot
         self._snapshot_fps: dict[str, tuple[int, int, int]] = {}
         self._files: dict[str, tuple[tuple[int, int, int], dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]]]] = {}
-        self.hour_aggs: dict[str, FFRollupAggregate] = {}
-        self.hour_users: dict[str, list[FFHourUsers]] = {}
+        # plain dicts, or ``FFLazyHours`` after a snapshot restore: then the hours in ``_pending``
+        # are decoded from ``_snap`` when first read (``_load_hour``; ``_sources``: hour -> entries)
+        self.hour_aggs: MutableMapping[str, FFRollupAggregate] = {}
+        self.hour_users: MutableMapping[str, list[FFHourUsers]] = {}
+        self._pending: set[str] = set()
+        self._sources: dict[str, list[tuple[str, str]]] = {}
+        self._snap: _FFSnapshotState | None = None
+        self._snap_days: dict[str, tuple[int, list[list[str]]]] = {}  # day bitmaps not yet read
         self._day_counts: dict[str, FFRollupAggregate] = {}
         self.first_seen: dict[int, str] = {}
         self.new_by_hour: dict[str, int] = {}
@@ -243,6 +315,11 @@ class FFRollupIndex:
             self.save_snapshot()
         return True
 
+    @property
+    def snapshot_pending_hours(self) -> int:
+        """Hours restored from the snapshot but not read yet (decoded when first read)."""
+        return len(self._pending)
+
     def _snapshot_due(self) -> bool:
         """True when the files changed since the last snapshot hold at least
         ``snapshot_min_stale_bytes`` and a quarter of all rollup bytes."""
@@ -301,6 +378,9 @@ class FFRollupIndex:
         return True
 
     def _encode_snapshot(self) -> bytes:
+        """Header (JSON): files with fingerprints and, per hour, where its parts lie; ``keys``/``ints``:
+        user keys and category positions; blob: every day's bitmaps, then each hour's counts record
+        as its own JSON document (read only when that hour is)."""
         base = self.store.stream_dir(ROLLUP_STREAM)
         keys, ints = array("Q"), array("I")
         names: dict[tuple[str, str], int] = {}  # (category, name) -> id, stored once in the header
@@ -322,11 +402,27 @@ class FFRollupIndex:
                 ints.extend(idx)
             return [k_off, len(u.keys), c_off]
 
+        # every day's user bitmaps first (the first call of a fresh process needs a few; building
+        # one costs ~20 ms on 1M events, reading it back ~0): users, conversions, the categories listed
+        width = (len(self.uid) + 7) // 8
+        blob = bytearray()
+        days: dict[str, list[Any]] = {}
+        for day in sorted({hk[:10] for hk in self.hour_users}):
+            b = self.day_bits(day)
+            cats = [(cat, name, v) for cat in _CAT_NAMES for name, v in getattr(b, cat).items()]
+            days[day] = [len(blob), [[c, n] for c, n, _v in cats], b.users.bit_count()]
+            for v in (b.users, b.conversion_users, *(v for _c, _n, v in cats)):
+                blob += v.to_bytes(width, "little")
         files = []
         for path, (fp, hours) in self._files.items():
             if path in self._bad_files:
                 continue
-            hs = [[key, *_counts_entry(agg, key[:13]), [put(u) for u in us]] for key, (agg, us) in hours.items()]
+            hs = []
+            for key in list(hours):
+                agg, us = hours[key]
+                doc = orjson.dumps(_counts_entry(agg, key[:13]))
+                hs.append([key, len(blob), len(doc), [put(u) for u in us]])
+                blob += doc
             files.append([os.path.relpath(path, base), list(fp), hs])
         hour_list = sorted(set(self.first_seen.values()))
         pos = {hk: i for i, hk in enumerate(hour_list)}
@@ -338,22 +434,13 @@ class FFRollupIndex:
             "v": SNAPSHOT_VERSION, "exact_limit": self.exact_limit,
             "journal": list(self._journal) if self._journal else None, "files": files,
             "first_seen": [fs_off, h_off, len(self.uid), hour_list], "names": [list(cn) for cn in names],
+            "day_bits": [width, days],
         }
-        # every day's user bitmaps (the first call of a fresh process needs some; building one costs
-        # ~20 ms on 1M events, reading it back ~0): users, conversions, then the categories listed
-        width = (len(self.uid) + 7) // 8
-        blob = bytearray()
-        day_cats: dict[str, list[list[str]]] = {}
-        for day in sorted({hk[:10] for hk in self.hour_users}):
-            b = self.day_bits(day)
-            cats = [(cat, name, v) for cat in _CAT_NAMES for name, v in getattr(b, cat).items()]
-            for v in (b.users, b.conversion_users, *(v for _c, _n, v in cats)):
-                blob += v.to_bytes(width, "little")
-            day_cats[day] = [[c, n] for c, n, _v in cats]
-        header["day_bits"] = [width, day_cats]
         return ff_pack_snapshot(header, keys, ints, bytes(blob))
 
     def _restore_snapshot(self) -> bool:
+        """Take the state of the snapshot, if valid. The header, first-seen index and per-day figures
+        are checked and read now; each hour's counts and user parts when first read (``FFLazyHours``)."""
         path = self.snapshot_path()
         try:
             data = path.read_bytes()
@@ -363,125 +450,142 @@ class FFRollupIndex:
             logger.warning("rollup index snapshot %s not read: %s", path, exc)
             return False
         try:
-            files, journal, fs, uid, day_bits = self._decode_snapshot(data)
+            snap = self._decode_snapshot(data)
         except (FFSnapshotError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
             self.snapshot_rejects += 1
             logger.warning("rollup index snapshot %s ignored: %s", path, exc)
             return False
-        self._files, self._journal, self.first_seen, self.uid = files, journal, fs, uid
-        self._snapshot_fps = {path: fp for path, (fp, _h) in files.items()}
-        self.new_by_hour = dict(Counter(fs.values()))
-        self._remerge(self._all_hours())
-        self._hour_bits, self._day_bits = {}, day_bits
-        self._day_active = {day: b.users.bit_count() for day, b in day_bits.items()}
+        self._snap = snap
+        self._files, self._journal, self.first_seen, self.uid = snap.files, snap.journal, snap.first_seen, snap.uid
+        self._snapshot_fps = {path: fp for path, (fp, _h) in snap.files.items()}
+        self.new_by_hour = dict(Counter(snap.first_seen.values()))
+        sources: dict[str, list[tuple[str, str]]] = {}
+        for p, (_fp, hours) in snap.files.items():
+            for key in hours:
+                sources.setdefault(key[:13], []).append((p, key))
+        self._sources = sources
+        self._pending = set(sources)
+        self.hour_aggs = FFLazyHours(self._pending, self._load_hour)
+        self.hour_users = FFLazyHours(self._pending, self._load_hour)
+        self._hour_bits, self._day_bits, self._day_counts = {}, {}, {}
+        self._snap_days = snap.days
+        self._day_active = dict(snap.day_active)
         self.generation += 1
         self.snapshot_loads += 1
         return True
 
-    def _decode_snapshot(self, data: bytes) -> tuple[dict[str, Any], tuple[str, str, str] | None, dict[int, str],
-                                                       dict[int, int], dict[str, FFUserBits]]:
+    def _decode_snapshot(self, data: bytes) -> _FFSnapshotState:
         header, keys, ints, blob = ff_unpack_snapshot(data)
         if header.get("v") != SNAPSHOT_VERSION or header.get("exact_limit") != self.exact_limit:
             raise FFSnapshotError("written by another version or with another exact_limit")
-        nk, ni = len(keys), len(ints)
-
-        def seg(arr: array[int], total: int, off: Any, n: Any) -> array[int]:
-            if type(off) is not int or type(n) is not int or off < 0 or n < 0 or off + n > total:
-                raise FFSnapshotError("an array segment lies outside the file")
-            return arr[off:off + n]
-
-        names = [(str(c), str(n)) for c, n in header["names"]]
-        if not {c for c, _n in names} <= _USER_CATS:
+        snap = _FFSnapshotState(keys, ints, blob, self.exact_limit)
+        snap.names = [(str(c), str(n)) for c, n in header["names"]]
+        if not {c for c, _n in snap.names} <= _USER_CATS:
             raise FFSnapshotError("unknown user categories")
+        nb = len(blob)
         base = self.store.stream_dir(ROLLUP_STREAM)
-        files: dict[str, Any] = {}
         for rel, fp, hs in header["files"]:
             if type(rel) is not str or os.path.isabs(rel) or ".." in rel.split(os.sep):
                 raise FFSnapshotError(f"file path {rel!r:.80} is not inside the rollups directory")
             if len(fp) != 3 or any(type(x) is not int for x in fp):
                 raise FFSnapshotError("a file fingerprint is not three ints")
-            hours: dict[str, tuple[FFRollupAggregate, list[FFHourUsers]]] = {}
-            for key, crec, dur, rt, parts in hs:
-                if type(key) is not str or crec.get("hour") != key[:13]:
-                    raise FFSnapshotError("an hour key does not match its record")
-                agg = FFRollupAggregate.from_record(crec, self.exact_limit, sets=False)
-                agg.durations.buckets = _buckets(dur)
-                if rt is not None:
-                    agg.rt.buckets = _buckets(rt)
-                users = []
-                for k_off, k_n, c_off in parts:
-                    m = ints[c_off]
-                    bounds = ints[c_off + 1 + m:c_off + 2 + 2 * m]
-                    if len(bounds) != m + 1 or bounds[0] != c_off + 2 + 2 * m or bounds[-1] > ni:
-                        raise FFSnapshotError("a category table lies outside the file")
-                    cd = dict(zip(map(names.__getitem__, ints[c_off + 1:c_off + 1 + m]),
-                                  map(ints.__getitem__, map(slice, bounds, bounds[1:])), strict=True))
-                    users.append(FFHourUsers(seg(keys, nk, k_off, k_n), cd))
-                hours[key] = (agg, users)
-            files[str(base / rel)] = (tuple(fp), hours)
+            path = str(base / rel)
+            where: dict[str, tuple[int, int, list[Any]]] = {}
+            for key, off, n, parts in hs:
+                if type(key) is not str or len(key) < 13 or type(off) is not int or type(n) is not int \
+                        or off < 0 or n < 0 or off + n > nb or type(parts) is not list:
+                    raise FFSnapshotError("an hour entry lies outside the file")
+                where[key] = (off, n, parts)
+            snap.where[path] = where
+            snap.files[path] = (tuple(fp), FFLazyHours(set(where), partial(self._load_entry, path)))
         j = header.get("journal")
-        journal = None if j is None else (str(j[0]), str(j[1]), str(j[2]))
+        snap.journal = None if j is None else (str(j[0]), str(j[1]), str(j[2]))
         fs_off, h_off, n, hour_list = header["first_seen"]
-        ks = seg(keys, nk, fs_off, n)
-        hks = list(map(hour_list.__getitem__, seg(ints, ni, h_off, n)))
+        ks = _seg(keys, fs_off, n)
         if any(type(h) is not str for h in hour_list):
             raise FFSnapshotError("first-seen hours are not strings")
-        fs = dict(zip(ks, hks, strict=True))
-        if len(fs) != n:
+        hks = list(map(hour_list.__getitem__, _seg(ints, h_off, n)))
+        snap.first_seen = dict(zip(ks, hks, strict=True))
+        if len(snap.first_seen) != n:
             raise FFSnapshotError("first-seen keys repeat")
-        width, day_cats = header["day_bits"]
+        snap.uid = dict(zip(ks, range(n), strict=True))
+        width, days = header["day_bits"]
         if type(width) is not int or width != (n + 7) // 8:
             raise FFSnapshotError("day bitmaps do not match the first-seen index")
-        day_bits: dict[str, FFUserBits] = {}
-        view = memoryview(blob)
-        pos = 0
-        for day, cats in day_cats.items():
-            end = pos + (2 + len(cats)) * width
-            if type(day) is not str or end > len(blob):
+        snap.width = width
+        for day, (off, cats, active) in days.items():
+            if type(off) is not int or type(active) is not int or off < 0 or off + (2 + len(cats)) * width > nb:
                 raise FFSnapshotError("day bitmaps lie outside the file")
-            vals = [int.from_bytes(view[i:i + width], "little") for i in range(pos, end, width)]
-            b = FFUserBits()
-            b.users, b.conversion_users = vals[0], vals[1]
-            for (cat, name), v in zip(cats, vals[2:], strict=True):
+            for cat, name in cats:
                 if cat not in _CAT_NAMES or type(name) is not str:
                     raise FFSnapshotError(f"unknown user category {cat!r:.40}")
-                getattr(b, cat)[name] = v
-            day_bits[day] = b
-            pos = end
-        if pos != len(blob):
-            raise FFSnapshotError("bytes after the day bitmaps")
-        return files, journal, fs, dict(zip(ks, range(n), strict=True)), day_bits
+            snap.days[day] = (off, cats)
+            snap.day_active[day] = active
+        return snap
+
+    def _load_entry(self, path: str, key: str) -> None:
+        """Decode one file's hour from the snapshot into ``hours``. A part that does not decode
+        (a file with a valid CRC that this code did not write) is never used: that rollup file is
+        parsed instead and all its hours come from the parse."""
+        snap = self._snap
+        if snap is None:
+            return
+        hours = snap.files[path][1]
+        try:
+            hours[key] = snap.entry(path, key)
+        except (FFSnapshotError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+            self.snapshot_rejects += 1
+            logger.warning("rollup index snapshot: hour %s of %s ignored (%s); parsing the file", key, path, exc)
+            parsed = self._parse(path)
+            hours.clear()
+            hours.update(parsed)
+
+    def _load_hour(self, hk: str) -> None:
+        """Merge one pending hour from its files' entries (the ``_remerge`` rule for one hour)."""
+        self._pending.discard(hk)
+        keyed = [(key, self._files[p][1][key]) for p, key in self._sources.get(hk, ())
+                 if p in self._files and key in self._files[p][1]]
+        merged = self._merge_hour(hk, keyed)
+        if merged is not None:
+            self.hour_aggs[hk], self.hour_users[hk] = merged
+
+    def _merge_hour(self, hk: str, keyed: list[tuple[str, tuple[FFRollupAggregate, list[FFHourUsers]]]],
+                    ) -> tuple[FFRollupAggregate, list[FFHourUsers]] | None:
+        """One hour merged over its records (writers, deltas); a running rebuild's record alone."""
+        j = self._journal
+        if j is not None and j[1] <= hk < j[2]:
+            mine = [(key, e) for key, e in keyed if key == f"{hk}|{j[0]}"]
+            if mine:  # a rebuild is replacing this range: its record is the whole hour
+                keyed = mine
+        if not keyed:
+            return None
+        if len(keyed) == 1:
+            return keyed[0][1]  # shared, never mutated (merges build new ones)
+        merged = FFRollupAggregate(self.exact_limit, keyed[0][1][0].durations.relative_accuracy)
+        users: list[FFHourUsers] = []
+        for _key, (a, us) in keyed:
+            merged.merge(a, sets=False)
+            users.extend(us)
+        return merged, users
 
     def _remerge(self, affected: set[str]) -> None:
-        j = self._journal
+        self._pending.difference_update(affected)  # recomputed below from the files' current entries
         by_hour: dict[str, list[tuple[str, tuple[FFRollupAggregate, list[FFHourUsers]]]]] = {}
         for _fp, hours in self._files.values():
-            for key, entry in hours.items():
+            for key in list(hours):
                 if key[:13] in affected:
-                    by_hour.setdefault(key[:13], []).append((key, entry))
+                    by_hour.setdefault(key[:13], []).append((key, hours[key]))
         for hk in affected:
-            keyed = by_hour.get(hk, [])
-            if j is not None and j[1] <= hk < j[2]:
-                mine = [(key, e) for key, e in keyed if key == f"{hk}|{j[0]}"]
-                if mine:  # a rebuild is replacing this range: its record is the whole hour
-                    keyed = mine
-            if not keyed:
+            merged = self._merge_hour(hk, by_hour.get(hk, []))
+            if merged is None:
                 self.hour_aggs.pop(hk, None)
                 self.hour_users.pop(hk, None)
-            elif len(keyed) == 1:
-                self.hour_aggs[hk] = keyed[0][1][0]  # shared, never mutated (merges build new ones)
-                self.hour_users[hk] = keyed[0][1][1]
             else:
-                merged = FFRollupAggregate(self.exact_limit, keyed[0][1][0].durations.relative_accuracy)
-                users: list[FFHourUsers] = []
-                for _key, (a, us) in keyed:
-                    merged.merge(a, sets=False)
-                    users.extend(us)
-                self.hour_aggs[hk] = merged
-                self.hour_users[hk] = users
+                self.hour_aggs[hk], self.hour_users[hk] = merged
             self._day_counts.pop(hk[:10], None)
             self._hour_bits.pop(hk, None)
             self._day_bits.pop(hk[:10], None)
+            self._snap_days.pop(hk[:10], None)
             self._day_active.pop(hk[:10], None)
 
     def _read_journal(self) -> tuple[str, str, str] | None:
@@ -536,6 +640,7 @@ class FFRollupIndex:
         self.uid = uid
         self._hour_bits = {}
         self._day_bits = {}
+        self._snap_days = {}  # bitmaps over the old dense ids
 
     # ------------------------------------------------------------------ bitmaps
     def _bits_for(self, hks: list[str]) -> FFUserBits:
@@ -578,7 +683,12 @@ class FFRollupIndex:
         """Bitmaps of one UTC day, built straight from its hours' user parts; cached."""
         b = self._day_bits.get(day)
         if b is None:
-            b = self._day_bits[day] = self._bits_for(self._day_hours(day))
+            snap = self._snap
+            if day in self._snap_days and snap is not None:
+                b = snap.day_bits(day)  # the restored snapshot's, valid until one of the day's hours changes
+            else:
+                b = self._bits_for(self._day_hours(day))
+            self._day_bits[day] = b
         return b
 
     def _day_hours(self, day: str) -> list[str]:
@@ -666,7 +776,8 @@ class FFRollupIndex:
         cached = self._day_counts.get(day)
         if cached is not None:
             return cached
-        hours = [a for hk, a in self.hour_aggs.items() if hk[:10] == day]
+        ha = self.hour_aggs
+        hours = [ha[hk] for hk in list(ha) if hk[:10] == day]
         if not hours:
             return None
         merged = FFRollupAggregate(self.exact_limit)
@@ -677,7 +788,8 @@ class FFRollupIndex:
 
     def hours_in(self, start: datetime, end: datetime) -> list[tuple[str, FFRollupAggregate]]:
         s, e = dt_to_hk(start), dt_to_hk(end)
-        return sorted((hk, a) for hk, a in self.hour_aggs.items() if s <= hk < e)
+        ha = self.hour_aggs
+        return [(hk, ha[hk]) for hk in sorted(hk for hk in ha if s <= hk < e)]
 
     def new_users(self, start: datetime, end: datetime) -> int:
         """Users whose first-seen hour is in ``[start, end)``."""

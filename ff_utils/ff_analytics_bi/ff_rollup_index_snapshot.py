@@ -28,19 +28,25 @@ class FFSnapshotError(ValueError):
     """A snapshot file that must not be used (the reason is the message)."""
 
 
-def ff_pack_snapshot(header: dict[str, Any], keys: array[int], ints: array[int], blob: bytes = b"") -> bytes:
-    """One snapshot file's bytes; ``keys`` is an ``array('Q')``, ``ints`` an ``array('I')``."""
-    if keys.typecode != "Q" or ints.typecode != "I":
+def ff_pack_snapshot(header: dict[str, Any], keys: array[int] | memoryview, ints: array[int] | memoryview,
+                     blob: bytes | memoryview = b"") -> bytes:
+    """One snapshot file's bytes; ``keys`` holds u64 items (``array('Q')``), ``ints`` u32 (``array('I')``);
+    the views :func:`ff_unpack_snapshot` returns are accepted too."""
+    mk, mi = memoryview(keys), memoryview(ints)
+    if mk.format != "Q" or mi.format != "I":
         raise TypeError("keys/ints: expected array('Q') and array('I')")
     head = orjson.dumps({**header, "byteorder": sys.byteorder})
-    body = b"".join((head, keys.tobytes(), ints.tobytes(), blob))
+    body = b"".join((head, mk.cast("B"), mi.cast("B"), blob))
     crc = zlib.crc32(body)
-    lengths = (len(head), len(keys) * keys.itemsize, len(ints) * ints.itemsize, len(blob))
+    lengths = (len(head), mk.nbytes, mi.nbytes, len(blob))
     return MAGIC + _PREFIX.pack(crc, *lengths) + body
 
 
-def ff_unpack_snapshot(data: bytes) -> tuple[dict[str, Any], array[int], array[int], bytes]:
-    """``(header, keys, ints, blob)`` of a snapshot file, or ``FFSnapshotError`` naming what is wrong."""
+def ff_unpack_snapshot(data: bytes) -> tuple[dict[str, Any], memoryview, memoryview, memoryview]:
+    """``(header, keys, ints, blob)`` of a snapshot file, or ``FFSnapshotError`` naming what is wrong.
+
+    ``keys`` (u64 items) and ``ints`` (u32) and ``blob`` are read-only views into ``data``, not
+    copies: a restore copies only the parts it reads."""
     fixed = len(MAGIC) + _PREFIX.size
     if len(data) < fixed or not data.startswith(MAGIC):
         raise FFSnapshotError("not a rollup index snapshot (magic)")
@@ -56,9 +62,9 @@ def ff_unpack_snapshot(data: bytes) -> tuple[dict[str, Any], array[int], array[i
         raise FFSnapshotError(f"header: {exc}") from None
     if not isinstance(header, dict) or header.get("byteorder") != sys.byteorder:
         raise FFSnapshotError("header: missing or written with another byte order")
-    keys, ints = array("Q"), array("I")
-    if klen % keys.itemsize or ilen % ints.itemsize:
+    if klen % 8 or ilen % 4:
         raise FFSnapshotError("array lengths are not whole items")
-    keys.frombytes(view[hlen:hlen + klen])
-    ints.frombytes(view[hlen + klen:hlen + klen + ilen])
-    return header, keys, ints, bytes(view[hlen + klen + ilen:])
+    view = view.toreadonly()
+    keys = view[hlen:hlen + klen].cast("Q")
+    ints = view[hlen + klen:hlen + klen + ilen].cast("I")
+    return header, keys, ints, view[hlen + klen + ilen:]
