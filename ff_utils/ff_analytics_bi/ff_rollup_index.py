@@ -548,6 +548,8 @@ class FFRollupIndex:
         merged = self._merge_hour(hk, keyed)
         if merged is not None:
             self.hour_aggs[hk], self.hour_users[hk] = merged
+        if not self._pending:  # every hour read: plain dicts again (the warm path's lookups)
+            self.hour_aggs, self.hour_users = dict(self.hour_aggs), dict(self.hour_users)
 
     def _merge_hour(self, hk: str, keyed: list[tuple[str, tuple[FFRollupAggregate, list[FFHourUsers]]]],
                     ) -> tuple[FFRollupAggregate, list[FFHourUsers]] | None:
