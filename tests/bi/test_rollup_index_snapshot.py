@@ -24,6 +24,7 @@ from ff_utils.ff_analytics_bi.ff_rollup_index_snapshot import (
     ff_unpack_snapshot,
 )
 from ff_utils.ff_analytics_core.ff_clock import FFManualClock, ff_parse_iso
+from ff_utils.ff_analytics_sketches.ff_distinct_sketch import ff_key64
 from ff_utils.ff_analytics_store.ff_stream_store import FFStreamStore
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -129,6 +130,21 @@ def test_a_restored_index_decodes_only_the_hours_a_query_reads(root: Path) -> No
     assert restored.day_active_users(last_day) == expected["day_active"][last_day]  # no hour decoded
     assert restored.snapshot_pending_hours == all_hours - 24
     assert _answers(restored) == expected and restored.parsed_files == 0
+
+
+def test_a_live_restored_index_forgets_an_erased_user_on_its_next_refresh(root: Path) -> None:
+    _answers(_index(root))  # saves the snapshot
+    live = _index(root)
+    live.refresh()
+    first_day = START.strftime("%Y-%m-%d")
+    assert live.day(first_day) is not None and live.snapshot_pending_hours > 0  # partly decoded
+    user = next(iter(generate_user_events(10, start=START, days=1, users=150, seed=5)))["user_hash"]
+    assert ff_key64(user) in live.first_seen
+    assert erase_user_from_rollups(_store(root), user) > 0
+    assert live.refresh()
+    got = _answers(live)
+    assert got == _answers(_index(root, snapshot=False))
+    assert ff_key64(user) not in live.first_seen
 
 
 def test_an_hour_that_does_not_decode_is_parsed_from_its_file_instead(root: Path) -> None:
