@@ -3,8 +3,8 @@
 Guarantee: an ``FFLazyHours`` behaves as a ``dict`` of every hour it holds, decoded or pending.
 Keys, ``len``, ``in`` and truthiness never decode; reading a pending hour's value decodes that hour
 only, through the owner's ``load(hour)``, which must store it (``m[hour] = value``, which also drops
-the hour from the pending set) in every map that shares that set. So a fresh process that restores a big snapshot pays
-for the hours it reads, not for all of them.
+the hour from the pending set) in every map that shares that set. So a fresh process that restores
+a big snapshot pays for the hours it reads, not for all of them.
 """
 
 from __future__ import annotations
@@ -65,14 +65,13 @@ class FFLazyHours(MutableMapping[str, V], Generic[V]):
     def __contains__(self, hour: object) -> bool:
         return hour in self._d or hour in self._pending
 
+    # decoded and pending hours never overlap: storing a value drops the hour from the pending set
     def __iter__(self) -> Iterator[str]:
         # a list first: reading values while iterating decodes hours, which moves them between sets
-        d = self._d
-        return iter([*d, *(h for h in list(self._pending) if h not in d)])
+        return iter([*self._d, *self._pending])
 
     def __len__(self) -> int:
-        d = self._d
-        return len(d) + sum(1 for h in list(self._pending) if h not in d)
+        return len(self._d) + len(self._pending)
 
     def __bool__(self) -> bool:
         return bool(self._d) or bool(self._pending)

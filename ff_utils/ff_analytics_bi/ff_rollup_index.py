@@ -457,8 +457,9 @@ class FFRollupIndex:
             return False
         self._snap = snap
         self._files, self._journal, self.first_seen, self.uid = snap.files, snap.journal, snap.first_seen, snap.uid
+        snap.first_seen, snap.uid = {}, {}  # the index's now (and rebuilt by it): not kept alive twice
         self._snapshot_fps = {path: fp for path, (fp, _h) in snap.files.items()}
-        self.new_by_hour = dict(Counter(snap.first_seen.values()))
+        self.new_by_hour = dict(Counter(self.first_seen.values()))
         sources: dict[str, list[tuple[str, str]]] = {}
         for p, (_fp, hours) in snap.files.items():
             for key in hours:
