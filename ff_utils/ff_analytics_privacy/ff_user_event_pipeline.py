@@ -444,11 +444,23 @@ class FFUserEventPipeline:
                 if type(v) is not str:
                     raise TypeError(f"event_data[{k!r}]: expected str, got {type(v).__name__}")
                 rec["user_agent"] = self.scrubber.user_agent(v) if scrub else v[:MAX_STR]
-            elif kind == "strlist" or kind == "str1":
-                items = [v] if kind == "str1" else v
-                if not isinstance(items, (list, tuple)) or any(type(x) is not str for x in items):
-                    raise TypeError(f"event_data[{k!r}]: expected {'str' if kind == 'str1' else 'a list of str'}")
-                vals = [(text(x[:MAX_STR]) if scrub else x[:MAX_STR]) for x in items[:64]]
+            elif kind == "str1":
+                if type(v) is not str:
+                    raise TypeError(f"event_data[{k!r}]: expected str")
+                v = v[:MAX_STR]
+                if scrub:
+                    v = text(v)
+                prev = rec.get(fname)
+                rec[fname] = [*prev, v] if prev else [v]
+            elif kind == "strlist":
+                if not isinstance(v, (list, tuple)):
+                    raise TypeError(f"event_data[{k!r}]: expected a list of str")
+                vals = []
+                for x in v:
+                    if type(x) is not str:
+                        raise TypeError(f"event_data[{k!r}]: expected a list of str")
+                    if len(vals) < 64:
+                        vals.append(text(x[:MAX_STR]) if scrub else x[:MAX_STR])
                 prev = rec.get(fname)
                 rec[fname] = [*prev, *vals] if prev else vals
             elif kind == "rating":

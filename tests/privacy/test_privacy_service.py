@@ -121,6 +121,26 @@ async def test_argument_errors_name_the_argument(tmp_path: Path) -> None:
         assert user_records(m) == []  # a rejected batch records nothing
 
 
+async def test_list_fields_check_every_item_keep_64_and_truncate(tmp_path: Path) -> None:
+    async with make_manager(tmp_path) as m:
+        with pytest.raises(TypeError, match=r"event_data\['features'\]: expected a list of str"):
+            await m.record_user_analytics("u", "s", "feature_usage", {"features": ["a"] * 100 + [7]})
+        with pytest.raises(TypeError, match=r"event_data\['features'\]: expected a list of str"):
+            await m.record_user_analytics("u", "s", "feature_usage", {"features": "search"})
+        with pytest.raises(TypeError, match=r"event_data\['conversion'\]: expected str"):
+            await m.record_user_analytics("u", "s", "conversion", {"conversion": ["upgrade"]})
+        feats = [f"feature_{i:03d}" for i in range(100)]
+        assert await m.record_user_analytics("u", "s", "feature_usage", {"features": tuple(feats), "feature": "x" * 300})
+        assert await m.record_user_analytics(
+            "u", "s", "conversion", {"conversion_events": ["trial", "annual"], "conversion": "upgrade"})
+        await m.aflush()
+        fu, cv = user_records(m)[0], user_records(m)[1]
+        if fu["event_type"] != "feature_usage":
+            fu, cv = cv, fu
+    assert fu["features_used"] == [*feats[:64], "x" * 256]  # the first 64 items, then the single feature
+    assert cv["conversion_events"] == ["trial", "annual", "upgrade"]
+
+
 async def test_a_rejected_batch_changes_no_counter_and_no_index_entry(tmp_path: Path) -> None:
     async with make_manager(tmp_path) as m:
         assert await m.record_user_analytics("known", "s0", "page_view", {})
