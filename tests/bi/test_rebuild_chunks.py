@@ -1,0 +1,60 @@
+"""The rebuild's chunk parser: one record per well-formed line, whatever else a file holds."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ff_utils.ff_analytics_bi import ff_rollup_rebuild
+from ff_utils.ff_analytics_bi.ff_rollup_rebuild import _iter_chunks  # noqa: PLC2701 - the unit under test
+
+GOOD = [{"timestamp": f"2026-11-01T10:{i % 60:02d}:00Z", "user_hash": f"u{i}", "event_type": "page_view"}
+        for i in range(200)]
+
+
+def _lines(recs: list[object]) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in recs)
+
+
+def _parse(path: Path) -> list[object]:
+    return [r for chunk in _iter_chunks(str(path)) for r in chunk]
+
+
+@pytest.mark.parametrize("chunk_bytes", [64, 1000, 1 << 24])
+def test_well_formed_file_parses_whole_and_in_any_chunking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           chunk_bytes: int) -> None:
+    monkeypatch.setattr(ff_rollup_rebuild, "_CHUNK_BYTES", chunk_bytes)
+    p = tmp_path / "part.jsonl"
+    p.write_bytes(_lines(GOOD))
+    assert _parse(p) == GOOD
+    gz = tmp_path / "part.jsonl.gz"
+    gz.write_bytes(gzip.compress(_lines(GOOD)))
+    assert _parse(gz) == GOOD
+
+
+@pytest.mark.parametrize("chunk_bytes", [64, 1 << 24])
+def test_blank_torn_and_hostile_lines_are_skipped_not_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           chunk_bytes: int) -> None:
+    monkeypatch.setattr(ff_rollup_rebuild, "_CHUNK_BYTES", chunk_bytes)
+    a, b, c, d = GOOD[:4]
+    body = (
+        _lines([a])
+        + b"\n   \n"  # blank lines
+        + orjson.dumps(b) + b"," + orjson.dumps(c) + b"\n"  # two values on one line: not two records
+        + b'{"timestamp": "2026-11-01T10:00:00Z", "user_ha\n'  # a torn line in the middle
+        + _lines([d, 7])  # a scalar line is a value (the fold skips it)
+        + orjson.dumps(GOOD[5])[:-3]  # torn tail without a newline: not a record yet
+    )
+    p = tmp_path / "part.jsonl"
+    p.write_bytes(body)
+    assert _parse(p) == [a, d, 7]
+
+
+def test_two_values_on_one_line_in_an_otherwise_valid_chunk_are_dropped(tmp_path: Path) -> None:
+    a, b, c, d = GOOD[:4]
+    p = tmp_path / "part.jsonl"  # the whole chunk parses as one array here: the line count must catch it
+    p.write_bytes(_lines([a]) + orjson.dumps(b) + b"," + orjson.dumps(c) + b"\n" + _lines([d]))
+    assert _parse(p) == [a, d]
