@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ff_utils.ff_analytics_privacy.ff_consent_registry import FFConsentRegistry
 from ff_utils.ff_analytics_privacy.ff_identifier_guard import FFIdentifierGuard
+from ff_utils.ff_analytics_privacy.ff_path_shape import ff_path_shape
 from ff_utils.ff_analytics_privacy.ff_pii_scrubber import (
     FFNotJSONError,
     FFPIIScrubber,
@@ -40,6 +41,7 @@ __all__ = [
     "FFUserEventPipeline",
     "FFUserIndex",
     "ff_load_or_create_key",
+    "ff_path_shape",
     "ff_resolve_key_path",
     "ff_user_record_to_dto",
 ]

@@ -5,8 +5,9 @@
 - Identifier keys (``email``, ``phone``, ``ip``, ``user_id``, ``password``, ``token`` ...) are dropped.
 - Remaining strings are scrubbed of secrets/tokens (JWTs, bearer tokens, AWS keys, provider API keys,
   ``key=value`` credentials, long high-entropy hex/base64), emails, IPv6/IPv4 addresses, Luhn-valid
-  card numbers and phone numbers, each replaced by a ``[KIND]`` marker. Version strings, timestamps
-  and Luhn-invalid order numbers survive.
+  card numbers and phone numbers, each replaced by a ``[KIND]`` marker; request paths and URLs keep
+  their shape only (``ff_path_shape``: id-like segments ``[ID]``, query ``?[QUERY]``). Version
+  strings, timestamps and Luhn-invalid order numbers survive.
 - A user agent is reduced to ``"<family>/<platform>"`` (e.g. ``Chrome/Windows``).
 """
 
@@ -19,6 +20,7 @@ from collections import Counter
 from typing import Any
 
 from ff_utils.ff_analytics_privacy.ff_identifier_guard import PSEUDONYMIZED_KEYS
+from ff_utils.ff_analytics_privacy.ff_path_shape import ff_path_shape
 
 FREE_TEXT_KEYS = frozenset(
     {
@@ -176,6 +178,7 @@ def scrub_text(s: str) -> str:
     """Replace PII and secrets in ``s`` with ``[KIND]`` markers (idempotent)."""
     if len(s) > MAX_STRING:
         s = s[:MAX_STRING]
+    s = ff_path_shape(s)  # first: a URL's credentials and query go whole, before the patterns look inside
     for rx in _SECRET_RES:
         s = rx.sub("[SECRET]", s)
     s = _EMAIL_RE.sub("[EMAIL]", s)
@@ -244,7 +247,7 @@ class FFPIIScrubber:
 
     def text(self, s: str) -> str:
         """Scrubbed ``s`` (cached for strings up to 256 characters)."""
-        if len(s) < 6:
+        if len(s) < 6 and "/" not in s:
             return s
         r = self._cache.get(s)
         if r is None:

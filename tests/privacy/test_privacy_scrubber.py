@@ -57,6 +57,11 @@ POSITIVES: list[tuple[str, str, str]] = [
     ("blob dGhpcyBpcyBhIHNlY3JldCB0b2tlbiAxMjM0NTY3ODk=", "dGhpcyBpcyBhIHNlY3JldCB0b2tlbiAxMjM0NTY3ODk", "base64"),
     ("slack xoxb-123456789012-abcdefghij", "xoxb-123456789012-abcdefghij", "api_key"),
     ("google AIzaSyA1234567890abcdefghijklmnopqrstuv", "AIzaSyA1234567890abcdefghijklmnopqrstuv", "api_key"),
+    ("GET /users/12345/messages", "12345", "path_id"),
+    ("/search?q=my+secret+disease", "my+secret+disease", "path_query"),
+    ("https://app.example.com/chat/550e8400-e29b-41d4-a716-446655440000", "550e8400", "path_id"),
+    ("https://bob:s3cret@db.example.com/", "bob:s3cret", "url_credentials"),
+    ("/reset#access_token=q1w2e3", "q1w2e3", "path_fragment"),
 ]
 
 # Strings that must survive unchanged.
@@ -96,6 +101,9 @@ NEGATIVES: list[str] = [
     "platform web",
     "en-US",
     "Europe/Berlin",
+    "/settings",
+    "/api/v2/items",
+    "docs at https://example.com/guide/install",
 ]
 
 # Hold-out cases written after the rules were fixed (not used to tune them).
