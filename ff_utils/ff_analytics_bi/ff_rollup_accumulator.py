@@ -327,14 +327,13 @@ class FFRollupAccumulator:
                 and set(map(type, ratings)) <= _RATING_TYPES and set(map(type, chain(feats, convs))) <= _LIST_TYPES):
             return False
         durs: list[float] = []
-        if "session_end" in ets:
-            for d, et in zip(sub, ets, strict=True):
-                if et == "session_end":
-                    v = d.get("session_duration_seconds") or 0
-                    if type(v) is not int and type(v) is not float:
-                        return False
-                    if v >= 0:
-                        durs.append(float(v))
+        if "session_end" in ets:  # only those records visited in Python (compress runs in C)
+            for d in compress(sub, map("session_end".__eq__, ets)):
+                v = d.get("session_duration_seconds") or 0
+                if type(v) is not int and type(v) is not float:
+                    return False
+                if v >= 0:
+                    durs.append(float(v))
         if not self.auto_close:  # rebuild: one str object per user hash across hours (memory)
             same = self._strings.setdefault
             uhs = list(map(same, uhs, uhs))
@@ -366,27 +365,28 @@ class FFRollupAccumulator:
             b.durations.add_many(durs)
         if any(feats):
             bf, fu = b.by_feature, b.feature_users
-            for uh, fs in zip(uhs, feats, strict=True):
-                if fs:
-                    for f in fs:
-                        bf[f] = bf.get(f, 0) + 1
-                        s = fu.get(f)
-                        if s is None:
-                            s = fu[f] = set()
-                        if uh:
-                            s.add(uh)
-        if any(r is not None for r in ratings):
+            for uh, fs in compress(zip(uhs, feats, strict=True), feats):
+                for f in fs:
+                    bf[f] = bf.get(f, 0) + 1
+                    s = fu.get(f)
+                    if s is None:
+                        s = fu[f] = set()
+                    if uh:
+                        s.add(uh)
+        rated = Counter(ratings)  # one C pass; None is "no rating"
+        rated.pop(None, None)
+        if rated:
             rt = b.ratings
-            for r, c in Counter(str(r) for r in ratings if r is not None).items():
+            for r, c in rated.items():
+                r = str(r)
                 rt[r] = rt.get(r, 0) + c
         if any(convs):
             cv = b.conversions
-            for uh, cs in zip(uhs, convs, strict=True):
-                if cs:
-                    for c in cs:
-                        cv[c] = cv.get(c, 0) + 1
-                    if uh:
-                        b.conversion_users.add(uh)
+            for uh, cs in compress(zip(uhs, convs, strict=True), convs):
+                for c in cs:
+                    cv[c] = cv.get(c, 0) + 1
+                if uh:
+                    b.conversion_users.add(uh)
         return True
 
     def _fold_user_dicts_slow(self, recs: list[Any], s_hk: str, e_hk: str) -> None:
