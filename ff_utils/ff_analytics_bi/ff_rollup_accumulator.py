@@ -147,6 +147,18 @@ _RATING_TYPES = frozenset({int, type(None)})
 _LIST_TYPES = frozenset({list, type(None)})
 
 
+def _add_features(b: _HourBucket, uh: str, features: Any) -> None:
+    """Count each feature of one event and its user (a user hash of "" counts, adds no user)."""
+    bf, fu = b.by_feature, b.feature_users
+    for f in features:
+        bf[f] = bf.get(f, 0) + 1
+        s = fu.get(f)
+        if s is None:
+            s = fu[f] = set()
+        if uh:
+            s.add(uh)
+
+
 def _num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -364,15 +376,8 @@ class FFRollupAccumulator:
         if durs:
             b.durations.add_many(durs)
         if any(feats):
-            bf, fu = b.by_feature, b.feature_users
             for uh, fs in compress(zip(uhs, feats, strict=True), feats):
-                for f in fs:
-                    bf[f] = bf.get(f, 0) + 1
-                    s = fu.get(f)
-                    if s is None:
-                        s = fu[f] = set()
-                    if uh:
-                        s.add(uh)
+                _add_features(b, uh, fs)
         rated = Counter(ratings)  # one C pass; None is "no rating"
         rated.pop(None, None)
         if rated:
@@ -434,15 +439,7 @@ class FFRollupAccumulator:
         if uh:
             s.add(uh)
         if features:
-            bf = b.by_feature
-            fu = b.feature_users
-            for f in features:
-                bf[f] = bf.get(f, 0) + 1
-                s = fu.get(f)
-                if s is None:
-                    s = fu[f] = set()
-                if uh:
-                    s.add(uh)
+            _add_features(b, uh, features)
         if platform:
             bp = b.by_platform
             bp[platform] = bp.get(platform, 0) + 1
