@@ -39,6 +39,7 @@ from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
 from ff_utils.ff_analytics_core.ff_clock import ff_iso
 from ff_utils.ff_analytics_core.ff_file_ops import ff_fsync_dir
 from ff_utils.ff_analytics_core.ff_json_utils import ff_write_json
+from ff_utils.ff_analytics_core.ff_jsonl_reader import ff_iter_jsonl_chunks
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 from ff_utils.ff_analytics_sketches.ff_quantile_sketch import DEFAULT_RELATIVE_ACCURACY
 from ff_utils.ff_analytics_store.ff_partition_swap import (
@@ -52,7 +53,6 @@ logger = get_logger(__name__)
 REBUILD_WRITER = "rebuild"
 REBUILD_JOURNAL = "_rebuild_journal.json"
 PARALLEL_THRESHOLD_BYTES = 8 << 20
-_CHUNK_BYTES = 2 << 20
 _DUMP_OPTS = orjson.OPT_NON_STR_KEYS
 
 
@@ -67,44 +67,6 @@ def _hour_ceil(dt: datetime) -> datetime:
     f = _hour_floor(dt)
     exact = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
     return f if f == exact else f + timedelta(hours=1)
-
-
-def _iter_chunks(path: str):  # -> Iterator[list[dict]]
-    """Parse a JSONL file in ~2 MB chunks (``_CHUNK_BYTES``), each one ``orjson.loads`` of the chunk as a JSON array
-    (line by line, skipping what does not parse, when that fails or a line holds more than one value)."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as fh:  # type: ignore[operator]
-        carry = b""
-        while True:
-            block = fh.read(_CHUNK_BYTES)
-            if not block:
-                break
-            data = carry + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
-                continue
-            carry = data[cut + 1:]
-            body = data[:cut]
-            del data
-            try:  # the whole chunk as one JSON array: one C call instead of one per line
-                recs = orjson.loads(b"".join((b"[", body.replace(b"\n", b","), b"]")))
-            except orjson.JSONDecodeError:  # a blank, torn or hostile line: judged line by line below
-                recs = None
-            # every line is at least one value (a blank line does not parse), so equal counts mean
-            # exactly one per line: a hostile line "{..},{..}" is not taken for two records
-            if recs is not None and len(recs) == body.count(b"\n") + 1:
-                yield recs
-            else:
-                recs = []
-                for line in body.split(b"\n"):
-                    if line.strip():
-                        try:
-                            recs.append(orjson.loads(line))
-                        except orjson.JSONDecodeError:
-                            continue
-                yield recs
-        # a tail without "\n" is a torn / in-progress record: not a record yet
 
 
 def _fold_day(files: list[tuple[str, str]], s_hk: str, e_hk: str, accuracy: float) -> list[tuple[str, bytes]]:
@@ -128,7 +90,7 @@ def _fold_day_inner(files: list[tuple[str, str]], s_hk: str, e_hk: str, accuracy
     acc = FFRollupAccumulator(REBUILD_WRITER, emit=emit, relative_accuracy=accuracy, auto_close=False)
     for path, kind in files:
         try:
-            for recs in _iter_chunks(path):
+            for recs in ff_iter_jsonl_chunks(path):
                 if kind == "user":
                     acc.fold_user_dicts(recs, s_hk, e_hk)
                     continue

@@ -44,6 +44,7 @@ from ff_utils.ff_analytics_core.ff_json_utils import (
 )
 from ff_utils.ff_analytics_core.ff_jsonl_reader import (
     FFStoreCorruptionError,
+    ff_iter_jsonl_chunks,
     ff_iter_jsonl_lines,
 )
 from ff_utils.ff_analytics_core.ff_lifecycle_hub import FFLifecycleHub
@@ -63,6 +64,7 @@ __all__ = [
     "ff_id_timestamp_ms",
     "ff_is_temp_name",
     "ff_iso",
+    "ff_iter_jsonl_chunks",
     "ff_iter_jsonl_lines",
     "ff_json_default",
     "ff_line_safe",
