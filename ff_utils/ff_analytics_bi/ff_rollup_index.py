@@ -29,8 +29,8 @@ from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
 )
 from ff_utils.ff_analytics_bi.ff_rollup_index_snapshot import (
     FFSnapshotError,
+    FFSnapshotFile,
     ff_pack_snapshot,
-    ff_unpack_snapshot,
 )
 from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write
 from ff_utils.ff_analytics_core.ff_jsonl_reader import BAD_LINE, FFStoreCorruptionError, ff_iter_jsonl_lines
@@ -41,7 +41,7 @@ from ff_utils.ff_analytics_store.ff_stream_store import DERIVED_PREFIX
 logger = get_logger(__name__)
 
 SNAPSHOT_NAME = DERIVED_PREFIX + "rollup_index"  # at the rollups stream's root
-SNAPSHOT_VERSION = 4
+SNAPSHOT_VERSION = 5
 # a snapshot is saved once the rollup files changed since the last one hold at least this many bytes
 # and a quarter of all rollup bytes (a cold load or days of growth, not each append of a busy day)
 SNAPSHOT_MIN_STALE_BYTES = 2 << 20
@@ -158,21 +158,12 @@ def _buckets(pair: Any) -> dict[int, int]:
     return dict(zip(ks, cs, strict=True))
 
 
-def _seg(view: memoryview, off: Any, n: Any) -> array[int]:
-    """Items ``[off, off + n)`` of a snapshot's u64 or u32 view, copied into an array."""
-    if type(off) is not int or type(n) is not int or off < 0 or n < 0 or off + n > len(view):
-        raise FFSnapshotError("an array segment lies outside the file")
-    out = array(view.format)
-    out.frombytes(view[off:off + n].cast("B"))
-    return out
-
-
 class _FFSnapshotState:
-    """A decoded snapshot: what a restore takes at once, and the arrays and blob its hours are
-    decoded from later (``entry``)."""
+    """A decoded snapshot: what a restore takes at once, and the open file its hours and day bitmaps
+    are read from later (``entry``, ``day_bits``), each range checked by the file's page CRCs."""
 
-    def __init__(self, keys: memoryview, ints: memoryview, blob: memoryview, exact_limit: int) -> None:
-        self.keys, self.ints, self.blob, self.exact_limit = keys, ints, blob, exact_limit
+    def __init__(self, file: FFSnapshotFile, exact_limit: int) -> None:
+        self.file, self.exact_limit = file, exact_limit
         self.names: list[tuple[str, str]] = []
         self.files: dict[str, tuple[tuple[int, int, int], FFLazyHours[Any]]] = {}
         self.where: dict[str, dict[str, tuple[int, int, list[Any]]]] = {}
@@ -186,32 +177,34 @@ class _FFSnapshotState:
     def entry(self, path: str, key: str) -> tuple[FFRollupAggregate, list[FFHourUsers]]:
         """One file's hour: its counts and sketches, and its user parts."""
         off, n, parts = self.where[path][key]
-        crec, dur, rt = orjson.loads(self.blob[off:off + n])
+        file = self.file
+        crec, dur, rt = orjson.loads(file.blob(off, n))
         if crec.get("hour") != key[:13]:
             raise FFSnapshotError("an hour key does not match its record")
         agg = FFRollupAggregate.from_record(crec, self.exact_limit, sets=False)
         agg.durations.buckets = _buckets(dur)
         if rt is not None:
             agg.rt.buckets = _buckets(rt)
-        ints, names, ni = self.ints, self.names, len(self.ints)
+        names = self.names
         users = []
-        for k_off, k_n, c_off in parts:
-            m = ints[c_off]
-            bounds = ints[c_off + 1 + m:c_off + 2 + 2 * m]
-            if len(bounds) != m + 1 or bounds[0] != c_off + 2 + 2 * m or bounds[-1] > ni:
-                raise FFSnapshotError("a category table lies outside the file")
-            cd = {names[i]: _seg(ints, lo, hi - lo)
-                  for i, lo, hi in zip(ints[c_off + 1:c_off + 1 + m], bounds[:-1], bounds[1:], strict=True)}
+        for k_off, k_n, c_off, c_n in parts:
+            ints = file.ints(c_off, c_n)  # m, m name ids, m + 1 bounds (file positions), positions
+            m = ints[0] if ints else -1
+            bounds = [b - c_off for b in ints[1 + m:2 + 2 * m]]
+            if m < 0 or len(bounds) != m + 1 or bounds[0] != 2 + 2 * m or bounds[-1] != c_n \
+                    or any(lo > hi for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)):
+                raise FFSnapshotError("a category table does not match its range")
+            cd = {names[i]: ints[lo:hi] for i, lo, hi in zip(ints[1:1 + m], bounds[:-1], bounds[1:], strict=True)}
             if len(cd) != m:
                 raise FFSnapshotError("a category repeats in an hour")
-            users.append(FFHourUsers(_seg(self.keys, k_off, k_n), cd))
+            users.append(FFHourUsers(file.keys(k_off, k_n), cd))
         return agg, users
 
     def day_bits(self, day: str) -> FFUserBits:
         off, cats = self.days[day]
         width = self.width
-        view = self.blob
-        vals = [int.from_bytes(view[i:i + width], "little") for i in range(off, off + (2 + len(cats)) * width, width)]
+        view = memoryview(self.file.blob(off, (2 + len(cats)) * width))
+        vals = [int.from_bytes(view[i:i + width], "little") for i in range(0, len(view), width)]
         b = FFUserBits()
         b.users, b.conversion_users = vals[0], vals[1]
         for (cat, name), v in zip(cats, vals[2:], strict=True):
@@ -311,6 +304,7 @@ class FFRollupIndex:
         else:
             self._index_rebuild()
         self.generation += 1
+        self._release_snapshot()
         if self.snapshot and self._snapshot_due():
             self.save_snapshot()
         return True
@@ -379,8 +373,8 @@ class FFRollupIndex:
 
     def _encode_snapshot(self) -> bytes:
         """Header (JSON): files with fingerprints and, per hour, where its parts lie; ``keys``/``ints``:
-        user keys and category positions; blob: every day's bitmaps, then each hour's counts record
-        as its own JSON document (read only when that hour is)."""
+        user keys and category positions, the first-seen arrays last; blob: each hour's counts record
+        as its own JSON document (read only when that hour is), then every day's bitmaps."""
         base = self.store.stream_dir(ROLLUP_STREAM)
         keys, ints = array("Q"), array("I")
         names: dict[tuple[str, str], int] = {}  # (category, name) -> id, stored once in the header
@@ -400,19 +394,9 @@ class FFRollupIndex:
             ints.extend(array("I", bounds))
             for idx in u.cats.values():
                 ints.extend(idx)
-            return [k_off, len(u.keys), c_off]
+            return [k_off, len(u.keys), c_off, len(ints) - c_off]
 
-        # every day's user bitmaps first (the first call of a fresh process needs a few; building
-        # one costs ~20 ms on 1M events, reading it back ~0): users, conversions, the categories listed
-        width = (len(self.uid) + 7) // 8
         blob = bytearray()
-        days: dict[str, list[Any]] = {}
-        for day in sorted({hk[:10] for hk in self.hour_users}):
-            b = self.day_bits(day)
-            cats = [(cat, name, v) for cat in _CAT_NAMES for name, v in getattr(b, cat).items()]
-            days[day] = [len(blob), [[c, n] for c, n, _v in cats], b.users.bit_count()]
-            for v in (b.users, b.conversion_users, *(v for _c, _n, v in cats)):
-                blob += v.to_bytes(width, "little")
         files = []
         for path, (fp, hours) in self._files.items():
             if path in self._bad_files:
@@ -424,6 +408,17 @@ class FFRollupIndex:
                 hs.append([key, len(blob), len(doc), [put(u) for u in us]])
                 blob += doc
             files.append([os.path.relpath(path, base), list(fp), hs])
+        # every day's user bitmaps last, apart from the first-seen arrays a restore reads (the first
+        # call of a fresh process needs a few; building one costs ~20 ms on 1M events, reading it
+        # back ~0): users, conversions, the categories listed
+        width = (len(self.uid) + 7) // 8
+        days: dict[str, list[Any]] = {}
+        for day in sorted({hk[:10] for hk in self.hour_users}):
+            b = self.day_bits(day)
+            cats = [(cat, name, v) for cat in _CAT_NAMES for name, v in getattr(b, cat).items()]
+            days[day] = [len(blob), [[c, n] for c, n, _v in cats], b.users.bit_count()]
+            for v in (b.users, b.conversion_users, *(v for _c, _n, v in cats)):
+                blob += v.to_bytes(width, "little")
         hour_list = sorted(set(self.first_seen.values()))
         pos = {hk: i for i, hk in enumerate(hour_list)}
         fs_off, h_off = len(keys), len(ints)
@@ -439,19 +434,25 @@ class FFRollupIndex:
         return ff_pack_snapshot(header, keys, ints, bytes(blob))
 
     def _restore_snapshot(self) -> bool:
-        """Take the state of the snapshot, if valid. The header, first-seen index and per-day figures
-        are checked and read now; each hour's counts and user parts when first read (``FFLazyHours``)."""
+        """Take the state of the snapshot, if valid. The header, first-seen index and per-day counts
+        are checked and read now; each hour's counts and user parts, and each day's bitmaps, when
+        first read (``FFLazyHours``), from the file kept open until nothing is left to read."""
         path = self.snapshot_path()
         try:
-            data = path.read_bytes()
+            file = FFSnapshotFile(path)
         except FileNotFoundError:
             return False
         except OSError as exc:
             logger.warning("rollup index snapshot %s not read: %s", path, exc)
             return False
+        except FFSnapshotError as exc:
+            self.snapshot_rejects += 1
+            logger.warning("rollup index snapshot %s ignored: %s", path, exc)
+            return False
         try:
-            snap = self._decode_snapshot(data)
+            snap = self._decode_snapshot(file)
         except (FFSnapshotError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+            file.close()
             self.snapshot_rejects += 1
             logger.warning("rollup index snapshot %s ignored: %s", path, exc)
             return False
@@ -475,15 +476,15 @@ class FFRollupIndex:
         self.snapshot_loads += 1
         return True
 
-    def _decode_snapshot(self, data: bytes) -> _FFSnapshotState:
-        header, keys, ints, blob = ff_unpack_snapshot(data)
+    def _decode_snapshot(self, file: FFSnapshotFile) -> _FFSnapshotState:
+        header = file.header
         if header.get("v") != SNAPSHOT_VERSION or header.get("exact_limit") != self.exact_limit:
             raise FFSnapshotError("written by another version or with another exact_limit")
-        snap = _FFSnapshotState(keys, ints, blob, self.exact_limit)
+        snap = _FFSnapshotState(file, self.exact_limit)
         snap.names = [(str(c), str(n)) for c, n in header["names"]]
         if not {c for c, _n in snap.names} <= _USER_CATS:
             raise FFSnapshotError("unknown user categories")
-        nb = len(blob)
+        nb = file.lengths["blob"]
         base = self.store.stream_dir(ROLLUP_STREAM)
         for rel, fp, hs in header["files"]:
             if type(rel) is not str or os.path.isabs(rel) or ".." in rel.split(os.sep):
@@ -502,10 +503,10 @@ class FFRollupIndex:
         j = header.get("journal")
         snap.journal = None if j is None else (str(j[0]), str(j[1]), str(j[2]))
         fs_off, h_off, n, hour_list = header["first_seen"]
-        ks = _seg(keys, fs_off, n)
+        ks = file.keys(fs_off, n)
         if any(type(h) is not str for h in hour_list):
             raise FFSnapshotError("first-seen hours are not strings")
-        hks = list(map(hour_list.__getitem__, _seg(ints, h_off, n)))
+        hks = list(map(hour_list.__getitem__, file.ints(h_off, n)))
         snap.first_seen = dict(zip(ks, hks, strict=True))
         if len(snap.first_seen) != n:
             raise FFSnapshotError("first-seen keys repeat")
@@ -525,9 +526,9 @@ class FFRollupIndex:
         return snap
 
     def _load_entry(self, path: str, key: str) -> None:
-        """Decode one file's hour from the snapshot into ``hours``. A part that does not decode
-        (a file with a valid CRC that this code did not write) is never used: that rollup file is
-        parsed instead and all its hours come from the parse."""
+        """Decode one file's hour from the snapshot into ``hours``. A part that does not decode (a
+        page that fails its CRC, or a file with valid CRCs that this code did not write) is never
+        used: that rollup file is parsed instead and all its hours come from the parse."""
         snap = self._snap
         if snap is None:
             return
@@ -551,6 +552,14 @@ class FFRollupIndex:
             self.hour_aggs[hk], self.hour_users[hk] = merged
         if not self._pending:  # every hour read: plain dicts again (the warm path's lookups)
             self.hour_aggs, self.hour_users = dict(self.hour_aggs), dict(self.hour_users)
+            self._release_snapshot()
+
+    def _release_snapshot(self) -> None:
+        """Close the restored snapshot's file once no hour and no day bitmap is left to read from it."""
+        snap = self._snap
+        if snap is not None and not self._pending and not self._snap_days:
+            snap.file.close()
+            self._snap = None
 
     def _merge_hour(self, hk: str, keyed: list[tuple[str, tuple[FFRollupAggregate, list[FFHourUsers]]]],
                     ) -> tuple[FFRollupAggregate, list[FFHourUsers]] | None:
@@ -688,8 +697,15 @@ class FFRollupIndex:
         if b is None:
             snap = self._snap
             if day in self._snap_days and snap is not None:
-                b = snap.day_bits(day)  # the restored snapshot's, valid until one of the day's hours changes
-            else:
+                try:  # the restored snapshot's, valid until one of the day's hours changes
+                    b = snap.day_bits(day)
+                except (FFSnapshotError, KeyError, TypeError, ValueError) as exc:
+                    self.snapshot_rejects += 1
+                    logger.warning("rollup index snapshot: day bitmaps of %s ignored (%s); built from its hours",
+                                   day, exc)
+                del self._snap_days[day]
+                self._release_snapshot()
+            if b is None:
                 b = self._bits_for(self._day_hours(day))
             self._day_bits[day] = b
         return b

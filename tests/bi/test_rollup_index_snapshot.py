@@ -6,6 +6,7 @@ Every comparison is against an index built without a snapshot over the same file
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,22 @@ def test_a_restored_index_decodes_only_the_hours_a_query_reads(root: Path) -> No
     assert restored.snapshot_pending_hours == all_hours - 24  # that day's hours, no others
     assert restored.day_active_users(last_day) == expected["day_active"][last_day]  # no hour decoded
     assert restored.snapshot_pending_hours == all_hours - 24
+    assert _open_fds_of(restored.snapshot_path()) == 1  # read by range while hours are pending
     assert _answers(restored) == expected and restored.parsed_files == 0
+    assert restored.snapshot_pending_hours == 0 and _open_fds_of(restored.snapshot_path()) == 0  # closed
+
+
+def _open_fds_of(path: Path) -> int:
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc/self/fd")
+    n = 0
+    for fd in fds.iterdir():
+        try:
+            n += os.readlink(fd) == str(path)
+        except OSError:
+            continue
+    return n
 
 
 def test_a_live_restored_index_forgets_an_erased_user_on_its_next_refresh(root: Path) -> None:
@@ -161,17 +177,19 @@ def test_an_hour_that_does_not_decode_is_parsed_from_its_file_instead(root: Path
     assert idx.snapshot_loads == 1 and idx.snapshot_rejects == 1 and idx.parsed_files == 1
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "foreign"])
+@pytest.mark.parametrize("damage", ["flip header", "truncate", "empty", "foreign", "older format"])
 def test_a_damaged_snapshot_is_refused_and_the_index_parses_the_files(root: Path, damage: str) -> None:
     expected = _answers(_index(root))
     path = _index(root).snapshot_path()
     data = bytearray(path.read_bytes())
-    if damage == "flip":
-        data[len(data) // 2] ^= 0x40
+    if damage == "flip header":
+        data[60] ^= 0x40
     elif damage == "truncate":
         del data[len(data) // 3:]
     elif damage == "empty":
         data = bytearray()
+    elif damage == "older format":
+        data[:8] = b"FFRIDX2\n"
     else:
         data = bytearray(b'{"not": "a snapshot"}\n')
     path.write_bytes(bytes(data))
@@ -179,6 +197,80 @@ def test_a_damaged_snapshot_is_refused_and_the_index_parses_the_files(root: Path
     assert _answers(idx) == expected
     assert idx.snapshot_loads == 0 and idx.snapshot_rejects == 1
     assert idx.parsed_files > 0
+
+
+def _body_offset(data: bytes, region: str, off: int) -> int:
+    """The file offset of ``region`` item ``off`` (keys u64, ints u32, blob bytes)."""
+    _h, keys, ints, blob = ff_unpack_snapshot(data)
+    start = len(data) - keys.nbytes - ints.nbytes - len(blob)
+    return start + {"keys": off * 8, "ints": keys.nbytes + off * 4, "blob": keys.nbytes + ints.nbytes + off}[region]
+
+
+@pytest.mark.parametrize("where", ["first-seen keys", "day bitmaps", "hour counts", "hour users"])
+def test_a_flipped_body_page_is_never_used(root: Path, where: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Body pages are checked when read: a flip in what a restore reads refuses the snapshot, one in
+    a day's bitmaps or an hour builds them from the hours or parses that file instead."""
+    expected = _answers(_index(root))
+    path = _index(root).snapshot_path()
+    data = bytearray(path.read_bytes())
+    header = ff_unpack_snapshot(bytes(data))[0]
+    if where == "first-seen keys":
+        at = _body_offset(data, "keys", header["first_seen"][0])
+    elif where == "day bitmaps":
+        at = len(data) - 1  # the last day's last bitmap
+    elif where == "hour counts":
+        at = _body_offset(data, "blob", header["files"][-1][2][-1][1])
+    else:
+        at = _body_offset(data, "keys", header["files"][0][2][0][3][0][0])
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(FFSnapshotError):
+        ff_unpack_snapshot(bytes(data))
+    idx = FFRollupIndex(_store(root), snapshot_min_stale_bytes=1 << 40)
+    assert _answers(idx) == expected
+    files = sum(len(p.files) for p in _store(root).iter_partitions("rollups"))
+    assert idx.snapshot_rejects >= 1
+    if where == "first-seen keys":
+        assert idx.snapshot_loads == 0 and idx.parsed_files == files
+    else:  # only the files with an hour in the damaged page are parsed
+        assert idx.snapshot_loads == 1 and 1 <= idx.parsed_files < files
+    if where == "day bitmaps":
+        assert "day bitmaps of" in caplog.text  # built from the day's hours instead
+
+
+def test_the_snapshot_file_reads_checked_ranges_from_what_was_opened(tmp_path: Path) -> None:
+    from array import array
+
+    from ff_utils.ff_analytics_bi.ff_rollup_index_snapshot import PAGE, FFSnapshotFile
+
+    keys = array("Q", range(3 * PAGE // 8))  # three pages of keys
+    ints = array("I", range(1000))
+    path = tmp_path / "snap"
+    path.write_bytes(ff_pack_snapshot({"v": 9}, keys, ints, b"tail"))
+    with FFSnapshotFile(path) as f:
+        assert f.header["v"] == 9 and f.lengths == {"keys": len(keys), "ints": 1000, "blob": 4}
+        assert list(f.keys(PAGE // 8 - 3, 10)) == list(keys[PAGE // 8 - 3:PAGE // 8 + 7])  # across a page edge
+        assert list(f.ints(990, 10)) == list(ints[990:]) and f.blob(1, 3) == b"ail" and f.blob(4, 0) == b""
+        for bad in ((-1, 1), (0, len(keys) + 1), ("0", 1)):
+            with pytest.raises(FFSnapshotError, match="outside"):
+                f.keys(*bad)
+        path.write_bytes(b"replaced")  # same inode, rewritten in place: cut short
+        with pytest.raises(FFSnapshotError, match="cut short"):
+            f.ints(0, 5)
+    with pytest.raises(FFSnapshotError, match="closed"):
+        f.blob(0, 1)
+    data = bytearray(ff_pack_snapshot({"v": 9}, keys, ints, b"tail"))
+    data[_body_offset(bytes(data), "keys", PAGE // 8 + 5)] ^= 0x80  # the second page
+    path.write_bytes(bytes(data))
+    with FFSnapshotFile(path) as f:
+        assert list(f.keys(0, PAGE // 8)) == list(keys[:PAGE // 8]) and f.blob(0, 4) == b"tail"
+        with pytest.raises(FFSnapshotError, match="page 1"):
+            f.keys(PAGE // 8 - 1, 2)
+    fresh = tmp_path / "fresh"
+    fresh.write_bytes(ff_pack_snapshot({"v": 9}, keys, ints, b"tail"))
+    with FFSnapshotFile(fresh) as f:
+        os.replace(path, fresh)  # an atomic save by another process: this one reads what it opened
+        assert list(f.keys(PAGE // 8 - 1, 2)) == list(keys[PAGE // 8 - 1:PAGE // 8 + 1])
 
 
 def test_a_well_formed_snapshot_naming_a_path_outside_the_rollups_is_refused(root: Path) -> None:
