@@ -2,8 +2,8 @@
 
 Guarantee: no byte reaches a caller unchecked. :func:`ff_unpack_snapshot` returns exactly what
 :func:`ff_pack_snapshot` was given, or raises ``FFSnapshotError``; :class:`FFSnapshotFile` reads only
-the ranges asked for and raises ``FFSnapshotError`` for a range whose pages fail their CRC-32 or were
-cut short since the file was opened. A torn, truncated, foreign or bit-flipped file is refused,
+the ranges asked for and raises ``FFSnapshotError`` for a range whose pages fail their CRC-32, were
+cut short since the file was opened, or cannot be read. A torn, truncated, foreign or bit-flipped file is refused,
 never half-read: the header (magic, version, byte order, lengths) when the file is opened, a body
 page when a range covering it is read.
 
@@ -161,7 +161,10 @@ class FFSnapshotFile:
         p0, p1 = lo // PAGE, (hi - 1) // PAGE + 1
         start = p0 * PAGE
         want = min(p1 * PAGE, self._body_len) - start
-        data = os.pread(self._fd, want, self._body + start)
+        try:
+            data = os.pread(self._fd, want, self._body + start)
+        except OSError as exc:  # a failing disk, or closed by another thread meanwhile: not usable
+            raise FFSnapshotError(f"read failed: {exc}") from None
         if len(data) != want:
             raise FFSnapshotError("the file was cut short after it was opened")
         view = memoryview(data)

@@ -238,6 +238,23 @@ def test_a_flipped_body_page_is_never_used(root: Path, where: str, caplog: pytes
         assert "day bitmaps of" in caplog.text  # built from the day's hours instead
 
 
+def test_a_disk_that_fails_after_the_restore_makes_the_index_parse_instead(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    expected = _answers(_index(root))
+    idx = FFRollupIndex(_store(root), snapshot_min_stale_bytes=1 << 40)
+    idx.refresh()
+    assert idx.snapshot_loads == 1 and idx.snapshot_pending_hours > 0
+
+    def failing(*_a: Any) -> bytes:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "pread", failing)
+    assert _answers(idx) == expected  # every hour and day from the files, nothing from a failed read
+    assert idx.snapshot_rejects >= 1 and idx.parsed_files > 0
+
+
 def test_the_snapshot_file_reads_checked_ranges_from_what_was_opened(tmp_path: Path) -> None:
     from array import array
 
