@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from itertools import chain, compress
 from typing import Any
 
+from ff_utils.ff_analytics_bi.ff_rollup_columns import COLUMNS, FFHourColumns
 from ff_utils.ff_analytics_core.ff_clock import ff_iso, ff_parse_iso
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 from ff_utils.ff_analytics_sketches.ff_distinct_sketch import DEFAULT_EXACT_LIMIT, FFDistinctSketch, ff_key64
@@ -71,7 +72,7 @@ class _HourBucket:
     __slots__ = (
         "events", "by_type", "by_feature", "by_platform", "users", "type_users", "feature_users",
         "platform_users", "segment_users", "conversion_users", "sessions", "durations", "ratings",
-        "conversions", "sys_n", "sys_sum", "sys_max", "rt", "errors",
+        "conversions", "sys_n", "sys_sum", "sys_max", "rt", "errors", "cols",
     )
 
     def __init__(self, accuracy: float) -> None:
@@ -94,20 +95,23 @@ class _HourBucket:
         self.sys_max: dict[str, float] = {}
         self.rt = FFQuantileSketch(accuracy)
         self.errors = 0
+        self.cols: FFHourColumns | None = None  # rebuild: users and category codes per record
 
     def to_record(self, hour: str, writer: str, key_cache: dict[str, int] | None = None) -> dict[str, Any]:
+        cols = self.cols
+        users = self.users
+        if cols is not None:
+            users = users.union(cols.uhs)
+            users.discard("")
         if key_cache is None:
-            keys = {u: ff_key64(u) for u in self.users}
+            keys = {u: ff_key64(u) for u in users}
         else:  # rebuild: one BLAKE2b per user and task instead of one per user and hour
-            get = key_cache.get
-            keys = {}
-            for u in self.users:
-                k = get(u)
-                if k is None:
-                    k = key_cache[u] = ff_key64(u)
-                keys[u] = k
+            for u in users.difference(key_cache):
+                key_cache[u] = ff_key64(u)
+            ul = list(users)
+            keys = dict(zip(ul, map(key_cache.__getitem__, ul), strict=True))
         order = sorted(keys.values())
-        pos = {k: i for i, k in enumerate(order)}
+        pos = dict(zip(order, range(len(order)), strict=True))
 
         def idx(s: set[str]) -> list[int]:
             return sorted(map(pos.__getitem__, map(keys.__getitem__, s)))
@@ -129,8 +133,22 @@ class _HourBucket:
             "ratings": dict(sorted(self.ratings.items())),
             "conversions": dict(sorted(self.conversions.items())),
         }
+        coded = {}
+        if cols is not None:
+            ul = list(keys)
+            coded = cols.positions(dict(zip(ul, map(pos.__getitem__, map(keys.__getitem__, ul)), strict=True)).get)
         for cat in KEY_CATEGORIES:
-            rec[cat] = {k: idx(v) for k, v in sorted(getattr(self, cat).items())}
+            sets = getattr(self, cat)
+            got = coded.get(cat)
+            if got is None:
+                rec[cat] = {k: idx(v) for k, v in sorted(sets.items())}
+                continue
+            for name, s in sets.items():  # runs folded into sets (and odd records): the union
+                ps = got.get(name)
+                if ps is None:
+                    ps = got[name] = set()
+                ps.update(map(pos.__getitem__, map(keys.__getitem__, s)))
+            rec[cat] = {k: sorted(v) for k, v in sorted(got.items())}
         if self.sys_n or self.sys_sum:
             rec["system"] = {
                 "samples": self.sys_n,
@@ -346,23 +364,36 @@ class FFRollupAccumulator:
                     return False
                 if v >= 0:
                     durs.append(float(v))
-        if not self.auto_close:  # rebuild: one str object per user hash across hours (memory)
-            same = self._strings.setdefault
-            uhs = list(map(same, uhs, uhs))
         b.events += len(sub)
-        b.users.update(uhs)
-        b.users.discard("")
-        for cat_counts, cat_users, col, always in (
-            (b.by_type, b.type_users, ets, True),
-            (b.by_platform, b.platform_users, plats, False),
-            (None, b.segment_users, segs, False),
-        ):
+        columns = (
+            ("type_users", b.by_type, ets, True),
+            ("platform_users", b.by_platform, plats, False),
+            ("segment_users", None, segs, False),
+        )
+        counted = []
+        for cat, cat_counts, col, always in columns:
             counts = Counter(col)
-            for name, c in counts.items():
+            counted.append((cat, col, counts))
+            if cat_counts is not None:
+                for name, c in counts.items():
+                    if name or always:
+                        cat_counts[name] = cat_counts.get(name, 0) + c
+        if self.auto_close:
+            b.users.update(uhs)
+            b.users.discard("")
+            in_sets = set(COLUMNS)
+        else:  # rebuild: users and category codes per record, users per name found at emission
+            cols = b.cols
+            if cols is None:
+                cols = b.cols = FFHourColumns()
+            in_sets = set(cols.add(uhs, counted))  # categories with too many names to code
+        for (cat, cat_counts, col, always), (_c, _col, counts) in zip(columns, counted, strict=True):
+            if cat not in in_sets:
+                continue
+            cat_users = getattr(b, cat)
+            for name in counts:
                 if not name and not always:
                     continue
-                if cat_counts is not None:
-                    cat_counts[name] = cat_counts.get(name, 0) + c
                 s = cat_users.get(name)
                 if s is None:
                     s = set(compress(uhs, map(name.__eq__, col)))
@@ -536,6 +567,8 @@ class FFRollupAccumulator:
         with self._lock:
             for b in self._buckets.values():
                 hit = user_hash in b.users
+                if b.cols is not None:
+                    hit = b.cols.erase(user_hash) or hit
                 b.users.discard(user_hash)
                 b.conversion_users.discard(user_hash)
                 for cat in KEY_CATEGORIES:

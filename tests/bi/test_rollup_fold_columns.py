@@ -45,3 +45,50 @@ def test_columnar_fold_equals_per_record_fold() -> None:
     assert len(columnar) == 48  # two days in range
     assert columnar == per_record == _fold(recs, False, generic=True)
     assert any(r["ratings"] for r in columnar) and any(r["segment_users"] for r in columnar)
+
+
+def _per_record_then(recs: list[Any], erase: str | None = None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    acc = FFRollupAccumulator("w", emit=out.extend, auto_close=False)
+    acc._fold_user_dicts_slow(recs, "2026-10-01T00", "2026-10-03T00")
+    if erase is not None:
+        acc.erase_user(erase)
+    acc.flush()
+    return sorted(out, key=lambda r: r["hour"])
+
+
+def test_an_hour_with_more_names_than_codes_folds_the_rest_into_sets_with_the_same_records() -> None:
+    """Over 255 event types (custom events) and platforms in one hour: the runs that cannot be coded
+    are folded into sets, and the emitted records still equal the per-record rules."""
+    from ff_utils.ff_analytics_bi.ff_rollup_columns import MAX_CODES
+
+    recs: list[Any] = list(generate_user_events(2000, start=datetime(2026, 10, 1, tzinfo=UTC), days=1, users=90))
+    for i, r in enumerate(recs):
+        sec = i * 7200 // len(recs)  # two hours
+        r["timestamp"] = f"2026-10-01T{5 + sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}.000000Z"
+        if i % 3 == 0:
+            r["event_type"] = f"custom_{i % 400}"
+            r["platform"] = f"p{i % 300}"
+        if i % 11 == 0:
+            r["user_segment"] = ""
+        if i % 13 == 0:
+            r["platform"] = ""
+    columnar = _fold(recs, True)
+    assert columnar == _per_record_then(recs)
+    hours_over = [r for r in columnar if len(r["type_users"]) > MAX_CODES or len(r["platform_users"]) > MAX_CODES]
+    assert hours_over  # the limit was crossed: both paths were taken in one hour
+    assert all("" not in r["platform_users"] for r in columnar)
+
+
+def test_erasing_a_user_from_a_rebuild_accumulator_equals_the_per_record_rules() -> None:
+    recs: list[Any] = list(generate_user_events(1500, start=datetime(2026, 10, 1, tzinfo=UTC), days=2, users=40))
+    victim = recs[7]["user_hash"]
+    out: list[dict[str, Any]] = []
+    acc = FFRollupAccumulator("w", emit=out.extend, auto_close=False)
+    for i in range(0, len(recs), 97):
+        acc.fold_user_dicts(recs[i:i + 97], "2026-10-01T00", "2026-10-03T00")
+    assert acc.erase_user(victim) > 0
+    acc.flush()
+    got = sorted(out, key=lambda r: r["hour"])
+    assert got == _per_record_then(recs, erase=victim)
+    assert sum(r["events"] for r in got) == len(recs)  # the erased user's events stay counted
