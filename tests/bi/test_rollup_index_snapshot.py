@@ -157,7 +157,13 @@ def test_a_live_restored_index_forgets_an_erased_user_on_its_next_refresh(root: 
     user = next(iter(generate_user_events(10, start=START, days=1, users=150, seed=5)))["user_hash"]
     assert ff_key64(user) in live.first_seen
     assert erase_user_from_rollups(_store(root), user) > 0
+    assert _open_fds_of(live.snapshot_path()) == 0 and not live.snapshot_path().exists()  # dropped...
+    assert any(os.readlink(f).endswith(" (deleted)") for f in Path("/proc/self/fd").iterdir()
+               if os.path.islink(f) and "rollup_index" in os.readlink(f))  # ...but still open here
     assert live.refresh()
+    assert not any("rollup_index" in os.readlink(f) for f in Path("/proc/self/fd").iterdir()
+                   if os.path.islink(f))  # closed by the refresh that saw the rewrite
+    assert live.snapshot_pending_hours == 0
     got = _answers(live)
     assert got == _answers(_index(root, snapshot=False))
     assert ff_key64(user) not in live.first_seen
@@ -335,12 +341,20 @@ def test_retention_drops_the_snapshot_when_it_deletes_rollup_days(root: Path) ->
     _answers(_index(root))
     snap = _index(root).snapshot_path()
     assert snap.is_file()
+    live = _index(root)  # restored, the last day read: the other days' hours still in the file
+    live.refresh()
+    assert live.day((START + timedelta(days=DAYS - 1)).strftime("%Y-%m-%d")) is not None
+    assert live.snapshot_pending_hours > 0 and _open_fds_of(snap) == 1
     clock = FFManualClock(START + timedelta(days=DAYS + 1))  # the first days are past a 2-day retention
     privacy = SimpleNamespace(raw_data_retention_days=2, aggregated_data_retention_days=2,
                               compliance_data_retention_days=30)
     rep = FFRetentionManager(_store(root), privacy, clock=clock).run()
     assert rep.deleted > 0 and not rep.errors
     assert not snap.exists()  # nothing expired outlives its partitions in the cache
+    assert live.refresh() and live.snapshot_pending_hours == 0
+    assert not any("rollup_index" in os.readlink(f) for f in Path("/proc/self/fd").iterdir()
+                   if os.path.islink(f))  # the deleted snapshot is not held open either
+    assert _answers(live) == _answers(_index(root, snapshot=False))
     after = _index(root)
     assert _answers(after) == _answers(_index(root, snapshot=False))
     assert min(after.hour_aggs) > "2026-11-01T23"  # the expired first day is gone from the answers too
