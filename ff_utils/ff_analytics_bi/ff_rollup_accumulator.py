@@ -162,7 +162,18 @@ class _HourBucket:
 
 _STR_TYPES = frozenset({str})
 _RATING_TYPES = frozenset({int, type(None)})
-_LIST_TYPES = frozenset({list, type(None)})
+_LIST_ONLY = frozenset({list})
+
+
+def _well_typed(uh: Any, et: Any, features: Any, platform: Any, segment: Any, duration: Any, rating: Any,
+                conversions: Any) -> bool:
+    """The field types the privacy pipeline writes (falsy values already read as absent). A record
+    a foreign or damaged writer stored otherwise is not counted: folding it could not be judged."""
+    return (type(uh) is str and type(et) is str and type(platform) is str and type(segment) is str
+            and (rating is None or type(rating) is int or type(rating) is float)
+            and (et != "session_end" or type(duration) is int or type(duration) is float)
+            and (features == () or type(features) is list and all(type(f) is str for f in features))
+            and (conversions == () or type(conversions) is list and all(type(c) is str for c in conversions)))
 
 
 def _add_features(b: _HourBucket, uh: str, features: Any) -> None:
@@ -227,6 +238,7 @@ class FFRollupAccumulator:
         self._cur: _HourBucket | None = None
         self.records_emitted = 0
         self.emit_failures = 0
+        self.skipped_records = 0  # folded dicts with fields of the wrong type (``_well_typed``)
         self._lock = threading.Lock()  # flush hooks run in a worker thread (aflush)
 
     def after_fork(self, writer_id: str) -> None:
@@ -352,9 +364,17 @@ class FFRollupAccumulator:
         feats = [d.get("features_used") for d in sub]
         ratings = [d.get("satisfaction_rating") for d in sub]
         convs = [d.get("conversion_events") for d in sub]
-        # type checks at C speed: the set of types seen per column
-        if not (set(map(type, chain(uhs, ets, plats, segs))) <= _STR_TYPES
-                and set(map(type, ratings)) <= _RATING_TYPES and set(map(type, chain(feats, convs))) <= _LIST_TYPES):
+        try:
+            counters = (Counter(ets), Counter(plats), Counter(segs))
+        except TypeError:  # an unhashable name: the per-record path judges it
+            return False
+        # type checks at C speed (``_well_typed``'s rules; a run that fails goes to the per-record
+        # path, which skips the odd records): the types of every user hash and rating, of each
+        # distinct name (no other type compares equal to a str, so a name of another type is its own
+        # key), and of the lists present and their items (a falsy value is "none" on both paths)
+        present = list(filter(None, chain(feats, convs)))
+        if not (set(map(type, chain(uhs, *counters))) <= _STR_TYPES and set(map(type, ratings)) <= _RATING_TYPES
+                and set(map(type, present)) <= _LIST_ONLY and set(map(type, chain.from_iterable(present))) <= _STR_TYPES):
             return False
         durs: list[float] = []
         if "session_end" in ets:  # only those records visited in Python (compress runs in C)
@@ -371,8 +391,7 @@ class FFRollupAccumulator:
             ("segment_users", None, segs, False),
         )
         counted = []
-        for cat, cat_counts, col, always in columns:
-            counts = Counter(col)
+        for (cat, cat_counts, col, always), counts in zip(columns, counters, strict=True):
             counted.append((cat, col, counts))
             if cat_counts is not None:
                 for name, c in counts.items():
@@ -445,15 +464,17 @@ class FFRollupAccumulator:
                     continue
             if not s_hk <= hk < e_hk:
                 continue
+            uh, et, features = g("user_hash") or "", g("event_type") or "", g("features_used") or ()
+            platform, segment = g("platform") or "", g("user_segment") or ""
+            duration, rating = g("session_duration_seconds") or 0, g("satisfaction_rating")
+            conversions = g("conversion_events") or ()
+            if not _well_typed(uh, et, features, platform, segment, duration, rating, conversions):
+                self.skipped_records += 1
+                continue
             if hk != cur_key or b is None or hk != self._cur_key and hk not in self._buckets:
                 b = self._cur if hk == self._cur_key else self._bucket(hk)
                 cur_key = hk
-            uh = g("user_hash") or ""
-            add(
-                b, same(uh, uh), g("event_type") or "", g("features_used") or (), g("platform") or "",
-                g("user_segment") or "", g("session_duration_seconds") or 0, g("satisfaction_rating"),
-                g("conversion_events") or (),
-            )
+            add(b, same(uh, uh), et, features, platform, segment, duration, rating, conversions)
 
     def _add(
         self, b: _HourBucket, uh: str, et: str, features: Any, platform: str, segment: str,

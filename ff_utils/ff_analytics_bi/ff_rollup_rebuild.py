@@ -108,6 +108,9 @@ def _fold_day_inner(files: list[tuple[str, str]], s_hk: str, e_hk: str, accuracy
             logger.error("rebuild: cannot read %s: %s", path, exc)
     for hk in acc.open_hours:  # emit hour by hour ("...T05\x7f" sorts between T05 and T06)
         acc.close_before(hk + "\x7f")
+    if acc.skipped_records:
+        logger.warning("rebuild: %d user records in %s not counted (fields of the wrong type)",
+                       acc.skipped_records, ", ".join(sorted({p for p, k in files if k == "user"})))
     return out
 
 

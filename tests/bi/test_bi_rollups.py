@@ -182,6 +182,41 @@ def test_rebuild_fold_matches_hot_path_on_odd_records() -> None:
     assert c["2026-11-01T10"]["durations"]["n"] == 1 and c["2026-11-01T10"]["conversions"] == {"buy": 2}
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_rebuild_skips_raw_records_with_fields_of_the_wrong_type(tmp_path: Path, workers: int,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A foreign or damaged writer's user records (a number as event type or user, a string as a
+    duration or a feature list, non-str list items, a JSON true as rating) are not counted; they
+    used to crash the rebuild (sorting mixed keys, hashing a number) or BI (``float("True")``)."""
+    clock = FFManualClock(START + timedelta(hours=5))
+    store = FFStreamStore(tmp_path, _cfg(), clock=clock, writer_id="w")
+    ts = "2026-11-01T05:10:00.000000Z"
+    good = [{"timestamp": ts, "user_hash": f"u{i}", "event_type": "page_view", "platform": "web"} for i in range(5)]
+    good.append({"timestamp": ts, "user_hash": "u9", "event_type": "satisfaction", "satisfaction_rating": 4.0})
+    odd = [
+        {"event_type": 7}, {"event_type": ["page_view"]}, {"user_hash": 12}, {"user_hash": True},
+        {"platform": {"os": "x"}}, {"user_segment": 3}, {"event_type": "session_end", "session_duration_seconds": "9"},
+        {"features_used": "chat"}, {"features_used": [1, 2]}, {"conversion_events": [{"x": 1}]},
+        {"satisfaction_rating": True}, {"satisfaction_rating": "5"},
+    ]
+    bad = [{"timestamp": ts, "user_hash": "x", "event_type": "feature_usage", **o} for o in odd]
+    store.append_many("engagement_metrics", good[:3] + bad + good[3:])
+    store.flush()
+    res = rebuild_rollups(store, START, START + timedelta(days=1), workers=workers, parallel_threshold_bytes=0)
+    assert res["hours"] == 1
+    if workers == 1:  # in this process: the warning is captured here
+        assert "12 user records in" in caplog.text and "not counted" in caplog.text
+    index = FFRollupIndex(store, snapshot=False)
+    index.refresh()
+    agg = index.hour_full("2026-11-01T05")
+    assert agg.events == len(good) and agg.by_type == {"page_view": 5, "satisfaction": 1}
+    assert agg.ratings == {"4.0": 1} and agg.users.count() == 6
+    from ff_utils.ff_analytics_bi.ff_bi_engine import FFBIEngine
+
+    day = FFBIEngine(index, min_cell_size=1).generate("day", START + timedelta(hours=23))
+    assert day.details["events"] == len(good) and day.fields["active_users"] == 6
+
+
 def test_erase_user_from_rollups(workload: tuple[Path, list[dict[str, Any]]]) -> None:
     root, events = workload
     victim = events[10]["user_hash"]

@@ -92,3 +92,22 @@ def test_erasing_a_user_from_a_rebuild_accumulator_equals_the_per_record_rules()
     got = sorted(out, key=lambda r: r["hour"])
     assert got == _per_record_then(recs, erase=victim)
     assert sum(r["events"] for r in got) == len(recs)  # the erased user's events stay counted
+
+
+def test_odd_field_types_fold_like_the_per_record_rules() -> None:
+    """Values a hostile or foreign writer may store (JSON true next to 1, numbers or lists as names,
+    a string as a feature list, falsy non-lists): the column fold must send those runs to the
+    per-record rules or fold them exactly like them."""
+    odd: list[tuple[str, Any]] = [
+        ("satisfaction_rating", True), ("satisfaction_rating", 1), ("satisfaction_rating", 4.0),
+        ("event_type", 7), ("event_type", ["a"]), ("event_type", True), ("platform", {"x": 1}),
+        ("platform", 0), ("user_segment", 1.5), ("user_hash", 12), ("user_hash", None),
+        ("features_used", "abc"), ("features_used", 0), ("features_used", []), ("features_used", {}),
+        ("conversion_events", "signup"), ("conversion_events", False), ("session_duration_seconds", "9"),
+    ]
+    for k, (key, value) in enumerate(odd):
+        recs: list[Any] = list(generate_user_events(400, start=datetime(2026, 10, 1, tzinfo=UTC), days=2, users=30,
+                                                    seed=k))
+        for i in range(k % 5, len(recs), 23):
+            recs[i][key] = value
+        assert _fold(recs, True) == _per_record_then(recs), (key, value)

@@ -158,11 +158,9 @@ def test_a_live_restored_index_forgets_an_erased_user_on_its_next_refresh(root: 
     assert ff_key64(user) in live.first_seen
     assert erase_user_from_rollups(_store(root), user) > 0
     assert _open_fds_of(live.snapshot_path()) == 0 and not live.snapshot_path().exists()  # dropped...
-    assert any(os.readlink(f).endswith(" (deleted)") for f in Path("/proc/self/fd").iterdir()
-               if os.path.islink(f) and "rollup_index" in os.readlink(f))  # ...but still open here
+    assert _open_fds_of(Path(f"{live.snapshot_path()} (deleted)")) == 1  # ...but still open here
     assert live.refresh()
-    assert not any("rollup_index" in os.readlink(f) for f in Path("/proc/self/fd").iterdir()
-                   if os.path.islink(f))  # closed by the refresh that saw the rewrite
+    assert _open_fds_of(Path(f"{live.snapshot_path()} (deleted)")) == 0  # closed by the refresh that saw the rewrite
     assert live.snapshot_pending_hours == 0
     got = _answers(live)
     assert got == _answers(_index(root, snapshot=False))
@@ -352,8 +350,7 @@ def test_retention_drops_the_snapshot_when_it_deletes_rollup_days(root: Path) ->
     assert rep.deleted > 0 and not rep.errors
     assert not snap.exists()  # nothing expired outlives its partitions in the cache
     assert live.refresh() and live.snapshot_pending_hours == 0
-    assert not any("rollup_index" in os.readlink(f) for f in Path("/proc/self/fd").iterdir()
-                   if os.path.islink(f))  # the deleted snapshot is not held open either
+    assert _open_fds_of(Path(f"{snap} (deleted)")) == 0  # the deleted snapshot is not held open either
     assert _answers(live) == _answers(_index(root, snapshot=False))
     after = _index(root)
     assert _answers(after) == _answers(_index(root, snapshot=False))
