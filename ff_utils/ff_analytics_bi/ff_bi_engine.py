@@ -234,11 +234,11 @@ class FFBIEngine:
             "conversions": sum(cur.conversions.values()), "conversion_users": self._masked(u["conversion_users"], k),
             "session_duration_seconds": {
                 "count": d.count, "mean": _r(d.mean), "p50": _r(d.quantile(0.5)), "p95": _r(d.quantile(0.95)),
-                "p99": _r(d.quantile(0.99)), "relative_accuracy": d.relative_accuracy,
+                "p99": _r(d.quantile(0.99)), "relative_accuracy": d.error_bound,
             },
             "response_time_ms": {
                 "samples": cur.rt.count, "p95": _r(cur.rt.quantile(0.95)), "p99": _r(cur.rt.quantile(0.99)),
-                "relative_accuracy": cur.rt.relative_accuracy,
+                "relative_accuracy": cur.rt.error_bound,
             },
             "system": {kk: _r(v) if isinstance(v, float) else v for kk, v in sysm.items()},
             "satisfaction": {"ratings": ratings_n, "average": _r(rating_avg), "low_rating_share_pct": _r(low_share),

@@ -18,6 +18,8 @@ Definitions: *sessions* = ``session_start`` events; *session duration* statistic
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 from bisect import bisect_right
 from collections import Counter
@@ -161,6 +163,51 @@ class _HourBucket:
 
 
 _STR_TYPES = frozenset({str})
+_INT_ONLY = frozenset({int})
+_NUM_TYPES = frozenset({int, float})
+_HOUR_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3])")
+_MAX_KEY = (1 << 64) - 1
+
+
+def _count(v: Any, what: str) -> int:
+    """A stored count: an int >= 0 (``ValueError`` naming ``what`` otherwise)."""
+    if type(v) is not int or v < 0:
+        raise ValueError(f"{what}: expected an int >= 0, got {v!r:.40}")
+    return v
+
+
+def _counts(d: Any, what: str, types: frozenset[type] = _INT_ONLY) -> dict[str, Any]:
+    """A stored ``name -> count`` object (falsy: empty): str names, values of ``types`` >= 0."""
+    if not d:
+        return {}
+    if type(d) is not dict or not set(map(type, d)) <= _STR_TYPES or not set(map(type, d.values())) <= types:
+        raise ValueError(f"{what}: expected an object of names to numbers")
+    if min(d.values()) < 0 or (types is _NUM_TYPES and not all(map(math.isfinite, d.values()))):
+        raise ValueError(f"{what}: a negative or non-finite value")
+    return dict(d)
+
+
+def _check_keys(users: Any) -> None:
+    if type(users) is not list or not set(map(type, users)) <= _INT_ONLY or (
+            users and (min(users) < 0 or max(users) > _MAX_KEY)):
+        raise ValueError("users: expected a list of 64-bit keys")
+
+
+def ff_rollup_positions(d: Any, what: str, n: int) -> dict[str, list[int]]:
+    """A stored ``name -> positions into users`` object (falsy: empty), each position an int in
+    ``[0, n)`` (``ValueError`` naming ``what`` otherwise)."""
+    if not d:
+        return {}
+    if type(d) is not dict or not set(map(type, d)) <= _STR_TYPES:
+        raise ValueError(f"{what}: expected an object of names to positions")
+    out = {}
+    for name, v in d.items():
+        if not v:
+            v = []
+        elif type(v) is not list or not set(map(type, v)) <= _INT_ONLY or min(v) < 0 or max(v) >= n:
+            raise ValueError(f"{what}[{name!r:.40}]: expected positions into users (0..{n - 1})")
+        out[name] = v
+    return out
 _RATING_TYPES = frozenset({int, type(None)})
 _LIST_ONLY = frozenset({list})
 
@@ -642,33 +689,47 @@ class FFRollupAggregate:
         leaves the user sets empty (the index keeps them compactly elsewhere)."""
         if not isinstance(rec, dict) or rec.get("record_type") != RECORD_TYPE:
             raise ValueError("rec: not an hourly_rollup record")
+        hk = rec.get("hour")
+        if type(hk) is not str or not _HOUR_RE.fullmatch(hk):
+            raise ValueError(f"hour: expected YYYY-MM-DDTHH, got {hk!r:.40}")
         dur = FFQuantileSketch.from_dict(rec.get("session_duration") or {})
         a = cls(exact_limit, dur.relative_accuracy)
-        hk = rec["hour"]
         a.hours.add(hk)
-        a.events = int(rec.get("events", 0))
+        a.events = _count(rec.get("events", 0), "events")
         a.hour_of_day[int(hk[11:13])] = a.events
-        a.by_type = dict(rec.get("by_type") or {})
-        a.by_feature = dict(rec.get("by_feature") or {})
-        a.by_platform = dict(rec.get("by_platform") or {})
+        a.by_type = _counts(rec.get("by_type"), "by_type")
+        a.by_feature = _counts(rec.get("by_feature"), "by_feature")
+        a.by_platform = _counts(rec.get("by_platform"), "by_platform")
         if sets:
             users = rec.get("users") or []
+            _check_keys(users)
             a.users = FFDistinctSketch(users, exact_limit)
             for cat in KEY_CATEGORIES:
                 setattr(a, cat, {k: FFDistinctSketch([users[i] for i in v], exact_limit)
-                                 for k, v in (rec.get(cat) or {}).items()})
-            a.conversion_users = FFDistinctSketch([users[i] for i in rec.get("conversion_users") or ()], exact_limit)
-        a.sessions = int(rec.get("sessions", 0))
+                                 for k, v in ff_rollup_positions(rec.get(cat), cat, len(users)).items()})
+            conv = ff_rollup_positions({"": rec.get("conversion_users")}, "conversion_users", len(users))[""]
+            a.conversion_users = FFDistinctSketch([users[i] for i in conv], exact_limit)
+        a.sessions = _count(rec.get("sessions", 0), "sessions")
         a.durations = dur
-        a.ratings = dict(rec.get("ratings") or {})
-        a.conversions = dict(rec.get("conversions") or {})
+        a.ratings = _counts(rec.get("ratings"), "ratings")
+        for r in a.ratings:  # BI averages float(rating)
+            try:
+                if not math.isfinite(float(r)):
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"ratings: {r!r:.20} is not a number") from None
+        a.conversions = _counts(rec.get("conversions"), "conversions")
         sysd = rec.get("system")
         if sysd:
-            a.sys_n = int(sysd.get("samples", 0))
-            a.sys_sum = dict(sysd.get("sum") or {})
-            a.sys_max = dict(sysd.get("max") or {})
+            if type(sysd) is not dict:
+                raise ValueError("system: expected an object")
+            a.sys_n = _count(sysd.get("samples", 0), "system.samples")
+            a.sys_sum = _counts(sysd.get("sum"), "system.sum", _NUM_TYPES)
+            a.sys_max = _counts(sysd.get("max"), "system.max", _NUM_TYPES)
+            if not set(a.sys_sum) - {"windows"} <= set(a.sys_max):
+                raise ValueError("system: a sum without its max")
             a.rt = FFQuantileSketch.from_dict(sysd.get("response_time_ms") or {})
-            a.errors = int(sysd.get("errors", 0))
+            a.errors = _count(sysd.get("errors", 0), "system.errors")
         return a
 
     def merge(self, o: FFRollupAggregate, *, sets: bool = True) -> FFRollupAggregate:

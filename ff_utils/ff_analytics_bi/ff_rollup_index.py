@@ -26,6 +26,7 @@ from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
     ROLLUP_STREAM,
     FFRollupAggregate,
     dt_to_hk,
+    ff_rollup_positions,
 )
 from ff_utils.ff_analytics_bi.ff_rollup_index_snapshot import (
     FFSnapshotError,
@@ -124,12 +125,17 @@ class FFHourUsers:
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> FFHourUsers:
+        """The user parts of a stored rollup record; ``ValueError``/``TypeError``/``OverflowError``
+        when its keys are not 64-bit ints or a position lies outside its users."""
+        keys = array("Q", rec.get("users") or ())
+        n = len(keys)
         cats: dict[tuple[str, str], array[int]] = {}
         for cat in _CAT_NAMES:
-            for name, idx in (rec.get(cat) or {}).items():
+            for name, idx in ff_rollup_positions(rec.get(cat), cat, n).items():
                 cats[(cat, name)] = array("I", idx)
-        cats[("conversion_users", "")] = array("I", rec.get("conversion_users") or ())
-        return cls(array("Q", rec.get("users") or ()), cats)
+        conv = ff_rollup_positions({"": rec.get("conversion_users")}, "conversion_users", n)[""]
+        cats[("conversion_users", "")] = array("I", conv)
+        return cls(keys, cats)
 
 
 _CAT_NAMES = ("type_users", "feature_users", "platform_users", "segment_users")

@@ -2,8 +2,12 @@
 
 Guarantee: for non-negative values, ``quantile(q)`` returns a value within a relative error of
 ``relative_accuracy`` (default 1%) of the exact lower q-quantile ``x[floor(q * (n - 1))]`` of the
-values added, whatever their distribution, and merging two sketches gives exactly the sketch of the
-combined values (bucket counts add). Values below ``min_value`` (default 1e-9) count as zero.
+values added, whatever their distribution, and merging two sketches of one accuracy gives exactly
+the sketch of the combined values (bucket counts add). Merging sketches of different accuracies (a
+changed ``rollup_relative_accuracy``) re-buckets the finer into the coarser one; the result's
+``error_bound`` is then ``(1 + e_fine) * (1 + a_coarse) - 1`` (each value's bucket representative is
+re-bucketed once), its ``relative_accuracy`` the coarser one. Values below ``min_value`` (default
+1e-9) count as zero.
 Memory: one bucket per distinct ``ceil(log_gamma(x))``, i.e. ~ log(max/min) / (2 * accuracy).
 """
 
@@ -20,7 +24,8 @@ MIN_VALUE = 1e-9
 class FFQuantileSketch:
     """Log-bucketed counts: ``index = ceil(log(x) / log(gamma))``, ``gamma = (1 + a) / (1 - a)``."""
 
-    __slots__ = ("relative_accuracy", "_gamma", "_inv_log_gamma", "buckets", "zero_count", "count", "total", "min", "max")
+    __slots__ = ("relative_accuracy", "error_bound", "_gamma", "_inv_log_gamma", "buckets", "zero_count", "count",
+                 "total", "min", "max")
 
     def __init__(self, relative_accuracy: float = DEFAULT_RELATIVE_ACCURACY) -> None:
         if isinstance(relative_accuracy, bool) or not isinstance(relative_accuracy, (int, float)):
@@ -28,6 +33,7 @@ class FFQuantileSketch:
         if not 0.0 < relative_accuracy < 1.0:
             raise ValueError(f"relative_accuracy: must be in (0, 1), got {relative_accuracy!r}")
         self.relative_accuracy = float(relative_accuracy)
+        self.error_bound = self.relative_accuracy  # larger only after merging a sketch of another accuracy
         self._gamma = (1.0 + self.relative_accuracy) / (1.0 - self.relative_accuracy)
         self._inv_log_gamma = 1.0 / math.log(self._gamma)
         self.buckets: dict[int, int] = {}
@@ -81,15 +87,19 @@ class FFQuantileSketch:
             self.max = hi
 
     def merge(self, other: FFQuantileSketch) -> FFQuantileSketch:
-        """Add ``other``'s counts into this sketch (same accuracy required); returns self."""
+        """Add ``other``'s counts into this sketch; returns self. Of different accuracies, the finer
+        is re-bucketed into the coarser (see the module docstring for the bound)."""
         if not isinstance(other, FFQuantileSketch):
             raise TypeError(f"other: expected FFQuantileSketch, got {type(other).__name__}")
-        if other.relative_accuracy != self.relative_accuracy:
-            raise ValueError(
-                f"other: relative_accuracy {other.relative_accuracy} differs from {self.relative_accuracy}"
-            )
+        src, other_bound = other.buckets, other.error_bound
+        if other.relative_accuracy > self.relative_accuracy:
+            self._rebucket(other.relative_accuracy)
+        elif other.relative_accuracy < self.relative_accuracy:
+            src = other._buckets_at(self._inv_log_gamma)
+            other_bound = (1.0 + other_bound) * (1.0 + self.relative_accuracy) - 1.0
+        self.error_bound = max(self.error_bound, other_bound)
         b = self.buckets
-        for k, c in other.buckets.items():
+        for k, c in src.items():
             b[k] = b.get(k, 0) + c
         self.zero_count += other.zero_count
         self.count += other.count
@@ -99,6 +109,24 @@ class FFQuantileSketch:
         if other.max > self.max:
             self.max = other.max
         return self
+
+    def _buckets_at(self, inv_log_gamma: float) -> dict[int, int]:
+        """These counts re-bucketed by their representative values (``quantile``'s estimate) into
+        the buckets of another ``gamma`` (``inv_log_gamma = 1 / log(gamma)``)."""
+        g = self._gamma
+        out: dict[int, int] = {}
+        for k, c in self.buckets.items():
+            j = math.ceil(math.log(2.0 * g**k / (g + 1.0)) * inv_log_gamma)
+            out[j] = out.get(j, 0) + c
+        return out
+
+    def _rebucket(self, relative_accuracy: float) -> None:
+        """Become a sketch of the coarser ``relative_accuracy``, counts re-bucketed."""
+        coarse = FFQuantileSketch(relative_accuracy)
+        self.buckets = self._buckets_at(coarse._inv_log_gamma)
+        self.error_bound = (1.0 + self.error_bound) * (1.0 + coarse.relative_accuracy) - 1.0
+        self.relative_accuracy, self._gamma, self._inv_log_gamma = (
+            coarse.relative_accuracy, coarse._gamma, coarse._inv_log_gamma)
 
     def copy(self) -> FFQuantileSketch:
         s = FFQuantileSketch(self.relative_accuracy)
@@ -129,7 +157,7 @@ class FFQuantileSketch:
     # ------------------------------------------------------------------ (de)serialization
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: bucket indexes as string keys (JSON object keys)."""
-        return {
+        out = {
             "a": self.relative_accuracy,
             "b": {str(k): c for k, c in self.buckets.items()},
             "z": self.zero_count,
@@ -138,6 +166,9 @@ class FFQuantileSketch:
             "min": self.min if self.count else None,
             "max": self.max if self.count else None,
         }
+        if self.error_bound != self.relative_accuracy:  # only after a merge across accuracies
+            out["e"] = self.error_bound
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FFQuantileSketch:
@@ -146,10 +177,23 @@ class FFQuantileSketch:
         try:
             s = cls(float(data.get("a", DEFAULT_RELATIVE_ACCURACY)))
             b = data.get("b") or {}
-            s.buckets = dict(zip(map(int, b), map(int, b.values()), strict=True))
-            s.zero_count = int(data.get("z", 0))
-            s.count = int(data.get("n", 0))
+            if type(b) is not dict or not set(map(type, b.values())) <= {int} or (b and min(b.values()) < 0):
+                raise ValueError("b: expected an object of bucket index -> count")
+            s.buckets = dict(zip(map(int, b), b.values(), strict=True))
+            lim = math.ceil(710.0 * s._inv_log_gamma) + 1  # indexes of floats in (MIN_VALUE, max float]
+            if s.buckets and (min(s.buckets) < -lim or max(s.buckets) > lim):
+                raise ValueError("b: a bucket index outside the float range")
+            for name, default in (("z", 0), ("n", 0)):
+                if type(data.get(name, default)) is not int or data.get(name, default) < 0:
+                    raise ValueError(f"{name}: expected an int >= 0")
+            s.zero_count = data.get("z", 0)
+            s.count = data.get("n", 0)
             s.total = float(data.get("s", 0.0))
+            if "e" in data:
+                e = data["e"]
+                if isinstance(e, bool) or not isinstance(e, (int, float)) or not s.relative_accuracy <= e < 1.0:
+                    raise ValueError(f"e: must be a number in [a, 1), got {e!r}")
+                s.error_bound = float(e)
             if s.count:
                 s.min = float(data["min"])
                 s.max = float(data["max"])

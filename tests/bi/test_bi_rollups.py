@@ -217,6 +217,31 @@ def test_rebuild_skips_raw_records_with_fields_of_the_wrong_type(tmp_path: Path,
     assert day.details["events"] == len(good) and day.fields["active_users"] == 6
 
 
+def test_bi_over_hours_of_two_sketch_accuracies_answers_and_states_the_bound(tmp_path: Path) -> None:
+    """``rollup_relative_accuracy`` changed between days: a week over both used to raise
+    (``relative_accuracy 0.02 differs from 0.01``); now the finer hours are re-bucketed."""
+    from ff_utils.ff_analytics_bi.ff_bi_engine import FFBIEngine
+
+    events = list(generate_user_events(2000, start=START, days=2, users=60, seed=4))
+    store = FFStreamStore(tmp_path, _cfg(), writer_id="w")
+    for accuracy, part in ((0.01, events[:1000]), (0.02, events[1000:])):
+        recs: list[dict[str, Any]] = []
+        acc = FFRollupAccumulator("w", emit=recs.extend, relative_accuracy=accuracy)
+        for e in part:
+            acc.observe_user_dict(e)
+        acc.flush()
+        store.append_many("rollups", recs)
+    store.flush()
+    index = FFRollupIndex(store, snapshot=False)
+    index.refresh()
+    week = FFBIEngine(index, min_cell_size=1).generate("week", START + timedelta(days=2))
+    d = week.details["session_duration_seconds"]
+    ends = [float(e.get("session_duration_seconds") or 0) for e in events if e["event_type"] == "session_end"]
+    assert d["count"] == len(ends) > 0 and d["relative_accuracy"] == pytest.approx(1.01 * 1.02 - 1)
+    exact = sorted(ends)[int(0.5 * (len(ends) - 1))]
+    assert abs(d["p50"] - exact) <= d["relative_accuracy"] * exact + 1e-3
+
+
 def test_erase_user_from_rollups(workload: tuple[Path, list[dict[str, Any]]]) -> None:
     root, events = workload
     victim = events[10]["user_hash"]

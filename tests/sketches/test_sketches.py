@@ -59,9 +59,38 @@ def test_quantile_sketch_rejects_bad_input() -> None:
         sk.quantile(1.5)
     with pytest.raises(ValueError, match="relative_accuracy"):
         FFQuantileSketch(0.0)
-    with pytest.raises(ValueError, match="relative_accuracy"):
-        sk.merge(FFQuantileSketch(0.02))
+    with pytest.raises(TypeError, match="other"):
+        sk.merge({"a": 0.02})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="e: "):
+        FFQuantileSketch.from_dict({"a": 0.02, "e": 0.01})  # a bound finer than the accuracy
     assert FFQuantileSketch().quantile(0.5) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0.001, max_value=1e7, allow_nan=False), min_size=1, max_size=300),
+    st.lists(st.floats(min_value=0.0, max_value=1e7, allow_nan=False), min_size=0, max_size=300),
+    st.sampled_from([(0.01, 0.03), (0.03, 0.01), (0.02, 0.02), (0.005, 0.05)]),
+    st.sampled_from([0.0, 0.5, 0.9, 0.99, 1.0]),
+)
+def test_merging_sketches_of_different_accuracies_stays_within_the_stated_bound(
+        xs: list[float], ys: list[float], accs: tuple[float, float], q: float) -> None:
+    """A changed ``rollup_relative_accuracy`` leaves hours of two accuracies: their merge (either
+    way round) is the coarser sketch, its quantiles within ``error_bound`` of the exact ones."""
+    a, b = FFQuantileSketch(accs[0]), FFQuantileSketch(accs[1])
+    a.add_many(xs)
+    b.add_many(ys)
+    fine, coarse = sorted(accs)
+    bound = (1 + fine) * (1 + coarse) - 1 if fine != coarse else fine
+    exact = _lower_quantile(xs + ys, q)
+    for m in (a.copy().merge(b), b.copy().merge(a)):
+        assert m.relative_accuracy == coarse and m.error_bound == pytest.approx(bound)
+        assert m.count == len(xs) + len(ys) and m.total == pytest.approx(math.fsum(xs + ys))
+        est = m.quantile(q)
+        assert est is not None and abs(est - exact) <= bound * exact + 1e-12
+        back = FFQuantileSketch.from_dict(orjson.loads(orjson.dumps(m.to_dict())))
+        assert back == m and back.error_bound == m.error_bound
+    assert ("e" in a.copy().merge(b).to_dict()) == (fine != coarse)  # the stored form changes only then
 
 
 def test_distinct_exact_mode_counts_removes_and_roundtrips() -> None:
