@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
@@ -193,20 +194,25 @@ def _check_keys(users: Any) -> None:
         raise ValueError("users: expected a list of 64-bit keys")
 
 
-def ff_rollup_positions(d: Any, what: str, n: int) -> dict[str, list[int]]:
-    """A stored ``name -> positions into users`` object (falsy: empty), each position an int in
-    ``[0, n)`` (``ValueError`` naming ``what`` otherwise)."""
+def ff_rollup_positions(d: Any, what: str, n: int) -> dict[str, array[int]]:
+    """A stored ``name -> positions into users`` object (falsy: empty) as ``array('I')`` per name,
+    each position an int in ``[0, n)`` (``ValueError`` naming ``what`` otherwise). The array's
+    conversion checks the items in C (ints in [0, 2^32)); one ``max`` of the list checks the range."""
     if not d:
         return {}
     if type(d) is not dict or not set(map(type, d)) <= _STR_TYPES:
         raise ValueError(f"{what}: expected an object of names to positions")
     out = {}
     for name, v in d.items():
-        if not v:
-            v = []
-        elif type(v) is not list or not set(map(type, v)) <= _INT_ONLY or min(v) < 0 or max(v) >= n:
-            raise ValueError(f"{what}[{name!r:.40}]: expected positions into users (0..{n - 1})")
-        out[name] = v
+        if v and type(v) is not list:
+            raise ValueError(f"{what}[{name!r:.40}]: expected a list of positions")
+        try:
+            arr = array("I", v or ())
+            if v and max(v) >= n:  # the list's max: its items are ints already (the array's are made)
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"{what}[{name!r:.40}]: expected positions into users (0..{n - 1})") from None
+        out[name] = arr
     return out
 _RATING_TYPES = frozenset({int, type(None)})
 _LIST_ONLY = frozenset({list})

@@ -132,9 +132,8 @@ class FFHourUsers:
         cats: dict[tuple[str, str], array[int]] = {}
         for cat in _CAT_NAMES:
             for name, idx in ff_rollup_positions(rec.get(cat), cat, n).items():
-                cats[(cat, name)] = array("I", idx)
-        conv = ff_rollup_positions({"": rec.get("conversion_users")}, "conversion_users", n)[""]
-        cats[("conversion_users", "")] = array("I", conv)
+                cats[(cat, name)] = idx
+        cats[("conversion_users", "")] = ff_rollup_positions({"": rec.get("conversion_users")}, "conversion_users", n)[""]
         return cls(keys, cats)
 
 
