@@ -18,10 +18,7 @@ Definitions: *sessions* = ``session_start`` events; *session duration* statistic
 
 from __future__ import annotations
 
-import math
-import re
 import threading
-from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
@@ -30,6 +27,15 @@ from itertools import chain, compress
 from typing import Any
 
 from ff_utils.ff_analytics_bi.ff_rollup_columns import COLUMNS, FFHourColumns
+from ff_utils.ff_analytics_bi.ff_rollup_record_checks import (
+    NUMBER_TYPES,
+    ff_check_rollup_keys,
+    ff_is_hour_key,
+    ff_rollup_count,
+    ff_rollup_counts,
+    ff_rollup_positions,
+    ff_rollup_ratings,
+)
 from ff_utils.ff_analytics_core.ff_clock import ff_iso, ff_parse_iso
 from ff_utils.ff_analytics_core.ff_logging import get_logger
 from ff_utils.ff_analytics_sketches.ff_distinct_sketch import DEFAULT_EXACT_LIMIT, FFDistinctSketch, ff_key64
@@ -164,56 +170,6 @@ class _HourBucket:
 
 
 _STR_TYPES = frozenset({str})
-_INT_ONLY = frozenset({int})
-_NUM_TYPES = frozenset({int, float})
-_HOUR_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3])")
-_MAX_KEY = (1 << 64) - 1
-
-
-def _count(v: Any, what: str) -> int:
-    """A stored count: an int >= 0 (``ValueError`` naming ``what`` otherwise)."""
-    if type(v) is not int or v < 0:
-        raise ValueError(f"{what}: expected an int >= 0, got {v!r:.40}")
-    return v
-
-
-def _counts(d: Any, what: str, types: frozenset[type] = _INT_ONLY) -> dict[str, Any]:
-    """A stored ``name -> count`` object (falsy: empty): str names, values of ``types`` >= 0."""
-    if not d:
-        return {}
-    if type(d) is not dict or not set(map(type, d)) <= _STR_TYPES or not set(map(type, d.values())) <= types:
-        raise ValueError(f"{what}: expected an object of names to numbers")
-    if min(d.values()) < 0 or (types is _NUM_TYPES and not all(map(math.isfinite, d.values()))):
-        raise ValueError(f"{what}: a negative or non-finite value")
-    return dict(d)
-
-
-def _check_keys(users: Any) -> None:
-    if type(users) is not list or not set(map(type, users)) <= _INT_ONLY or (
-            users and (min(users) < 0 or max(users) > _MAX_KEY)):
-        raise ValueError("users: expected a list of 64-bit keys")
-
-
-def ff_rollup_positions(d: Any, what: str, n: int) -> dict[str, array[int]]:
-    """A stored ``name -> positions into users`` object (falsy: empty) as ``array('I')`` per name,
-    each position an int in ``[0, n)`` (``ValueError`` naming ``what`` otherwise). The array's
-    conversion checks the items in C (ints in [0, 2^32)); one ``max`` of the list checks the range."""
-    if not d:
-        return {}
-    if type(d) is not dict or not set(map(type, d)) <= _STR_TYPES:
-        raise ValueError(f"{what}: expected an object of names to positions")
-    out = {}
-    for name, v in d.items():
-        if v and type(v) is not list:
-            raise ValueError(f"{what}[{name!r:.40}]: expected a list of positions")
-        try:
-            arr = array("I", v or ())
-            if v and max(v) >= n:  # the list's max: its items are ints already (the array's are made)
-                raise ValueError
-        except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"{what}[{name!r:.40}]: expected positions into users (0..{n - 1})") from None
-        out[name] = arr
-    return out
 _RATING_TYPES = frozenset({int, type(None)})
 _LIST_ONLY = frozenset({list})
 
@@ -696,46 +652,40 @@ class FFRollupAggregate:
         if not isinstance(rec, dict) or rec.get("record_type") != RECORD_TYPE:
             raise ValueError("rec: not an hourly_rollup record")
         hk = rec.get("hour")
-        if type(hk) is not str or not _HOUR_RE.fullmatch(hk):
+        if type(hk) is not str or not ff_is_hour_key(hk):
             raise ValueError(f"hour: expected YYYY-MM-DDTHH, got {hk!r:.40}")
         dur = FFQuantileSketch.from_dict(rec.get("session_duration") or {})
         a = cls(exact_limit, dur.relative_accuracy)
         a.hours.add(hk)
-        a.events = _count(rec.get("events", 0), "events")
+        a.events = ff_rollup_count(rec.get("events", 0), "events")
         a.hour_of_day[int(hk[11:13])] = a.events
-        a.by_type = _counts(rec.get("by_type"), "by_type")
-        a.by_feature = _counts(rec.get("by_feature"), "by_feature")
-        a.by_platform = _counts(rec.get("by_platform"), "by_platform")
+        a.by_type = ff_rollup_counts(rec.get("by_type"), "by_type")
+        a.by_feature = ff_rollup_counts(rec.get("by_feature"), "by_feature")
+        a.by_platform = ff_rollup_counts(rec.get("by_platform"), "by_platform")
         if sets:
             users = rec.get("users") or []
-            _check_keys(users)
+            ff_check_rollup_keys(users)
             a.users = FFDistinctSketch(users, exact_limit)
             for cat in KEY_CATEGORIES:
                 setattr(a, cat, {k: FFDistinctSketch([users[i] for i in v], exact_limit)
                                  for k, v in ff_rollup_positions(rec.get(cat), cat, len(users)).items()})
             conv = ff_rollup_positions({"": rec.get("conversion_users")}, "conversion_users", len(users))[""]
             a.conversion_users = FFDistinctSketch([users[i] for i in conv], exact_limit)
-        a.sessions = _count(rec.get("sessions", 0), "sessions")
+        a.sessions = ff_rollup_count(rec.get("sessions", 0), "sessions")
         a.durations = dur
-        a.ratings = _counts(rec.get("ratings"), "ratings")
-        for r in a.ratings:  # BI averages float(rating)
-            try:
-                if not math.isfinite(float(r)):
-                    raise ValueError
-            except ValueError:
-                raise ValueError(f"ratings: {r!r:.20} is not a number") from None
-        a.conversions = _counts(rec.get("conversions"), "conversions")
+        a.ratings = ff_rollup_ratings(rec.get("ratings"))
+        a.conversions = ff_rollup_counts(rec.get("conversions"), "conversions")
         sysd = rec.get("system")
         if sysd:
             if type(sysd) is not dict:
                 raise ValueError("system: expected an object")
-            a.sys_n = _count(sysd.get("samples", 0), "system.samples")
-            a.sys_sum = _counts(sysd.get("sum"), "system.sum", _NUM_TYPES)
-            a.sys_max = _counts(sysd.get("max"), "system.max", _NUM_TYPES)
+            a.sys_n = ff_rollup_count(sysd.get("samples", 0), "system.samples")
+            a.sys_sum = ff_rollup_counts(sysd.get("sum"), "system.sum", NUMBER_TYPES)
+            a.sys_max = ff_rollup_counts(sysd.get("max"), "system.max", NUMBER_TYPES)
             if not set(a.sys_sum) - {"windows"} <= set(a.sys_max):
                 raise ValueError("system: a sum without its max")
             a.rt = FFQuantileSketch.from_dict(sysd.get("response_time_ms") or {})
-            a.errors = _count(sysd.get("errors", 0), "system.errors")
+            a.errors = ff_rollup_count(sysd.get("errors", 0), "system.errors")
         return a
 
     def merge(self, o: FFRollupAggregate, *, sets: bool = True) -> FFRollupAggregate:

@@ -26,13 +26,13 @@ from ff_utils.ff_analytics_bi.ff_rollup_accumulator import (
     ROLLUP_STREAM,
     FFRollupAggregate,
     dt_to_hk,
-    ff_rollup_positions,
 )
 from ff_utils.ff_analytics_bi.ff_rollup_index_snapshot import (
     FFSnapshotError,
     FFSnapshotFile,
     ff_pack_snapshot,
 )
+from ff_utils.ff_analytics_bi.ff_rollup_record_checks import ff_rollup_positions
 from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write
 from ff_utils.ff_analytics_core.ff_jsonl_reader import BAD_LINE, FFStoreCorruptionError, ff_iter_jsonl_lines
 from ff_utils.ff_analytics_core.ff_logging import get_logger
