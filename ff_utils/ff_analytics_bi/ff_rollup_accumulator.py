@@ -29,6 +29,7 @@ from typing import Any
 from ff_utils.ff_analytics_bi.ff_rollup_columns import COLUMNS, FFHourColumns
 from ff_utils.ff_analytics_bi.ff_rollup_record_checks import (
     NUMBER_TYPES,
+    STR_TYPES,
     ff_check_rollup_keys,
     ff_is_hour_key,
     ff_rollup_count,
@@ -169,7 +170,6 @@ class _HourBucket:
         return rec
 
 
-_STR_TYPES = frozenset({str})
 _RATING_TYPES = frozenset({int, type(None)})
 _LIST_ONLY = frozenset({list})
 
@@ -382,8 +382,8 @@ class FFRollupAccumulator:
         # distinct name (no other type compares equal to a str, so a name of another type is its own
         # key), and of the lists present and their items (a falsy value is "none" on both paths)
         present = list(filter(None, chain(feats, convs)))
-        if not (set(map(type, chain(uhs, *counters))) <= _STR_TYPES and set(map(type, ratings)) <= _RATING_TYPES
-                and set(map(type, present)) <= _LIST_ONLY and set(map(type, chain.from_iterable(present))) <= _STR_TYPES):
+        if not (set(map(type, chain(uhs, *counters))) <= STR_TYPES and set(map(type, ratings)) <= _RATING_TYPES
+                and set(map(type, present)) <= _LIST_ONLY and set(map(type, chain.from_iterable(present))) <= STR_TYPES):
             return False
         durs: list[float] = []
         if "session_end" in ets:  # only those records visited in Python (compress runs in C)
@@ -399,9 +399,7 @@ class FFRollupAccumulator:
             ("platform_users", b.by_platform, plats, False),
             ("segment_users", None, segs, False),
         )
-        counted = []
-        for (cat, cat_counts, col, always), counts in zip(columns, counters, strict=True):
-            counted.append((cat, col, counts))
+        for (_cat, cat_counts, _col, always), counts in zip(columns, counters, strict=True):
             if cat_counts is not None:
                 for name, c in counts.items():
                     if name or always:
@@ -414,8 +412,9 @@ class FFRollupAccumulator:
             cols = b.cols
             if cols is None:
                 cols = b.cols = FFHourColumns()
-            in_sets = set(cols.add(uhs, counted))  # categories with too many names to code
-        for (cat, cat_counts, col, always), (_c, _col, counts) in zip(columns, counted, strict=True):
+            # categories with too many names to code
+            in_sets = set(cols.add(uhs, [(c[0], c[2], n) for c, n in zip(columns, counters, strict=True)]))
+        for (cat, cat_counts, col, always), counts in zip(columns, counters, strict=True):
             if cat not in in_sets:
                 continue
             cat_users = getattr(b, cat)

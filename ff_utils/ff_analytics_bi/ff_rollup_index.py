@@ -32,7 +32,7 @@ from ff_utils.ff_analytics_bi.ff_rollup_index_snapshot import (
     FFSnapshotFile,
     ff_pack_snapshot,
 )
-from ff_utils.ff_analytics_bi.ff_rollup_record_checks import ff_rollup_positions
+from ff_utils.ff_analytics_bi.ff_rollup_record_checks import INT_TYPES, ff_rollup_positions
 from ff_utils.ff_analytics_core.ff_file_ops import ff_atomic_write
 from ff_utils.ff_analytics_core.ff_jsonl_reader import BAD_LINE, FFStoreCorruptionError, ff_iter_jsonl_lines
 from ff_utils.ff_analytics_core.ff_logging import get_logger
@@ -141,7 +141,6 @@ _CAT_NAMES = ("type_users", "feature_users", "platform_users", "segment_users")
 _USER_CATS = frozenset((*_CAT_NAMES, "conversion_users"))
 
 
-_INT_ONLY = frozenset({int})
 
 
 def _counts_entry(agg: FFRollupAggregate, hour: str) -> tuple[dict[str, Any], list[list[int]], list[list[int]] | None]:
@@ -158,7 +157,7 @@ def _counts_entry(agg: FFRollupAggregate, hour: str) -> tuple[dict[str, Any], li
 
 def _buckets(pair: Any) -> dict[int, int]:
     ks, cs = pair
-    if not (set(map(type, ks)) <= _INT_ONLY and set(map(type, cs)) <= _INT_ONLY):
+    if not (set(map(type, ks)) <= INT_TYPES and set(map(type, cs)) <= INT_TYPES):
         raise FFSnapshotError("sketch buckets are not ints")
     return dict(zip(ks, cs, strict=True))
 
@@ -443,21 +442,18 @@ class FFRollupIndex:
         are checked and read now; each hour's counts and user parts, and each day's bitmaps, when
         first read (``FFLazyHours``), from the file kept open until nothing is left to read."""
         path = self.snapshot_path()
+        file = None
         try:
             file = FFSnapshotFile(path)
+            snap = self._decode_snapshot(file)
         except FileNotFoundError:
             return False
         except OSError as exc:
             logger.warning("rollup index snapshot %s not read: %s", path, exc)
             return False
-        except FFSnapshotError as exc:
-            self.snapshot_rejects += 1
-            logger.warning("rollup index snapshot %s ignored: %s", path, exc)
-            return False
-        try:
-            snap = self._decode_snapshot(file)
-        except (FFSnapshotError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
-            file.close()
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:  # FFSnapshotError too
+            if file is not None:
+                file.close()
             self.snapshot_rejects += 1
             logger.warning("rollup index snapshot %s ignored: %s", path, exc)
             return False
@@ -704,7 +700,7 @@ class FFRollupIndex:
             if day in self._snap_days and snap is not None:
                 try:  # the restored snapshot's, valid until one of the day's hours changes
                     b = snap.day_bits(day)
-                except (FFSnapshotError, KeyError, TypeError, ValueError) as exc:
+                except (KeyError, TypeError, ValueError) as exc:  # FFSnapshotError is a ValueError
                     self.snapshot_rejects += 1
                     logger.warning("rollup index snapshot: day bitmaps of %s ignored (%s); built from its hours",
                                    day, exc)

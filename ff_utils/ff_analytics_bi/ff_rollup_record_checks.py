@@ -15,13 +15,13 @@ from array import array
 from typing import Any
 
 __all__ = [
-    "NUMBER_TYPES", "ff_check_rollup_keys", "ff_is_hour_key", "ff_rollup_count", "ff_rollup_counts",
+    "INT_TYPES", "NUMBER_TYPES", "STR_TYPES", "ff_check_rollup_keys", "ff_is_hour_key", "ff_rollup_count", "ff_rollup_counts",
     "ff_rollup_positions", "ff_rollup_ratings",
 ]
 
 INT_TYPES = frozenset({int})
 NUMBER_TYPES = frozenset({int, float})
-_STR_TYPES = frozenset({str})
+STR_TYPES = frozenset({str})
 _HOUR_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3])")
 _MAX_KEY = (1 << 64) - 1
 
@@ -42,7 +42,7 @@ def ff_rollup_counts(d: Any, what: str, types: frozenset[type] = INT_TYPES) -> d
     """A stored ``name -> count`` object (falsy: empty): str names, values of ``types`` >= 0 and finite."""
     if not d:
         return {}
-    if type(d) is not dict or not set(map(type, d)) <= _STR_TYPES or not set(map(type, d.values())) <= types:
+    if type(d) is not dict or not set(map(type, d)) <= STR_TYPES or not set(map(type, d.values())) <= types:
         raise ValueError(f"{what}: expected an object of names to numbers")
     if min(d.values()) < 0 or (types is NUMBER_TYPES and not all(map(math.isfinite, d.values()))):
         raise ValueError(f"{what}: a negative or non-finite value")
@@ -74,7 +74,7 @@ def ff_rollup_positions(d: Any, what: str, n: int) -> dict[str, array[int]]:
     conversion checks the items in C (ints in [0, 2^32)); one ``max`` of the list checks the range."""
     if not d:
         return {}
-    if type(d) is not dict or not set(map(type, d)) <= _STR_TYPES:
+    if type(d) is not dict or not set(map(type, d)) <= STR_TYPES:
         raise ValueError(f"{what}: expected an object of names to positions")
     out = {}
     for name, v in d.items():
