@@ -365,7 +365,7 @@ class FFBIEngine:
             quiet = [h for h, n in enumerate(hod) if n < OFF_PEAK_SHARE * peak]
             if len(quiet) >= 6:
                 cost.append(f"schedule batch work / scale in during {len(quiet)} off-peak UTC hours {quiet} (< {OFF_PEAK_SHARE:.0%} of the peak hour's {peak} events)")
-        for f, rate in sorted(abandonment.items(), key=lambda x: -x[1]):
+        for f, rate in sorted(abandonment.items(), key=lambda x: (-x[1], x[0])):  # ties by name: the same text in every process
             if rate > ABANDON_PCT:
                 ux.append(f"review feature '{f}': {rate:.1f}% of its previous-period users did not use it again (> {ABANDON_PCT:.0f}%)")
         low_avg = SATISFACTION_LOW_FRACTION * m["rating_scale"]
