@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 from ff_class_configs.ff_analytics_configs.ff_analytics_entities_config import FFUserAnalyticsDTO
@@ -58,6 +59,10 @@ def _dnt(v: Any) -> bool:
     return type(v) is str and v.strip() in _DNT_STRINGS
 MAX_STR = 256
 _INF = float("inf")
+_TUPLE_ONLY = frozenset({tuple})
+_FOUR_ONLY = frozenset({4})
+_STR_ONLY = frozenset({str})
+_DICT_ONLY = frozenset({dict})
 MAX_ID = 1024
 _DIGITS3 = tuple(f"{i:03d}" for i in range(1000))
 
@@ -326,16 +331,71 @@ class FFUserEventPipeline:
         Same rules as :meth:`process`, with the per-call work done once per batch: the consent
         refresh, the timestamp (one instant for the whole call), and the user index and the
         counters updated only once every item has been accepted or filtered."""
-        checked = self.checked
-        users_get, sessions_get = self._users_get, self._sessions_get
-        ps = self.pseudonymizer
         consent = self.consent
         if self.monotonic() >= consent.next_refresh:
             consent.maybe_refresh()
         opted_out = consent.opted_out if self.allow_opt_out else frozenset()
+        ts = self.timestamp()
+        if not self._gated and type(events) is list:
+            by_stream = self._process_columns(events, opted_out, ts)
+            if by_stream is not None:
+                return by_stream
+        return self._process_items(events, opted_out, ts)
+
+    def _process_columns(self, events: list[Any], opted_out: Any, ts: str) -> dict[str, list[dict[str, Any]]] | None:
+        """:meth:`process_batch` column by column, or None (nothing changed) unless every item is a
+        4-tuple that passes the caller-bug checks and none is filtered out: the per-item path then
+        handles the batch (and names a bad item)."""
+        if not events or set(map(type, events)) != _TUPLE_ONLY or set(map(len, events)) != _FOUR_ONLY:
+            return None
+        uids, sids, ets, datas = zip(*events, strict=True)  # every item has 4 fields (checked above)
+        if (set(map(type, uids)) != _STR_ONLY or set(map(type, sids)) != _STR_ONLY
+                or set(map(type, ets)) != _STR_ONLY or set(map(type, datas)) != _DICT_ONLY
+                or not min(map(len, uids)) or max(map(len, uids)) > MAX_ID or max(map(len, sids)) > MAX_ID):
+            return None
+        streams = self.event_streams
+        unknown = set(ets).difference(streams)
+        if unknown:
+            if not all(map(_CUSTOM_EVENT_RE.fullmatch, unknown)):
+                return None
+            streams = {**streams, **dict.fromkeys(unknown, CUSTOM_EVENT_STREAM)}
+        if self.honor_dnt and any(map(_dnt, [d["do_not_track"] for d in datas if "do_not_track" in d])):
+            return None
+        ps = self.pseudonymizer
+        hs = list(map(self._users_get, uids))
+        if None in hs:
+            hs = [h or ps.user_hash(u) for h, u in zip(hs, uids, strict=True)]
+        if opted_out and not opted_out.isdisjoint(hs):
+            return None
+        shs = list(map(self._sessions_get, sids))
+        if None in shs:
+            shs = [h if h is not None else ps.session_hash(s) if s else "" for h, s in zip(shs, sids, strict=True)]
+        scrubber, guard = self.scrubber, self.guard
+        counters = (scrubber.scrubbed_values, scrubber.dropped_keys, guard.replaced)
+        try:
+            recs = list(map(self._record, uids, sids, ets, datas, hs, shs, repeat(ts)))
+        except (TypeError, ValueError):  # a bad field: the per-item path names the item
+            scrubber.scrubbed_values, scrubber.dropped_keys, guard.replaced = counters
+            return None
+        for rec, (ret, seg) in zip(recs, self.index.observe_many(hs, shs, ts), strict=True):
+            rec["return_user"] = ret
+            rec["user_segment"] = seg
+        self.stats.accepted += len(recs)
+        names = list(dict.fromkeys(map(streams.__getitem__, ets)))  # in order of first appearance
+        if len(names) == 1:
+            return {names[0]: recs}
+        by_stream: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for et, rec in zip(ets, recs, strict=True):
+            by_stream[streams[et]].append(rec)
+        return by_stream
+
+    def _process_items(self, events: Iterable[Any], opted_out: Any, ts: str) -> dict[str, list[dict[str, Any]]]:
+        """:meth:`process_batch` item by item (any item shape, the controls, errors naming ``events[i]``)."""
+        checked = self.checked
+        users_get, sessions_get = self._users_get, self._sessions_get
+        ps = self.pseudonymizer
         gated, honor_dnt = self._gated, self.honor_dnt
         record = self._record
-        ts = self.timestamp()
         drops: dict[str, int] = {}
         by_stream: dict[str, list[dict[str, Any]]] = {}
         pending: list[tuple[dict[str, Any], str, str]] = []

@@ -133,6 +133,36 @@ class FFUserIndex:
         segs = self._segments
         return n > 1, segs[n] if n < len(segs) else "power"
 
+    def observe_many(self, user_hashes: list[str], sessions: list[str], ts: str) -> list[tuple[bool, str]]:
+        """:meth:`observe` for each ``(user_hashes[i], sessions[i])`` at one instant, under one lock."""
+        out = []
+        append = out.append
+        segs = self._segments
+        top = len(segs)
+        entries = self.entries
+        with self._lock:
+            self._dirty.update(user_hashes)
+            for h, session in zip(user_hashes, sessions, strict=True):
+                e = entries.get(h)
+                if e is None:
+                    entries[h] = [ts, ts, 1, 1, [session], 1, 1]
+                    append((False, "new"))
+                    continue
+                recent = e[_R]
+                if session not in recent:
+                    e[_S] += 1
+                    e[_DS] += 1
+                    recent.append(session)
+                    if len(recent) > RECENT_SESSIONS:
+                        del recent[0]
+                e[_E] += 1
+                e[_DE] += 1
+                if ts > e[_L]:
+                    e[_L] = ts
+                n = e[_S]
+                append((n > 1, segs[n] if n < top else "power"))
+        return out
+
     # ------------------------------------------------------------------ persistence (sync; off the loop)
     @staticmethod
     def _merge_into(entries: dict[str, list[Any]], rec: Any) -> None:
