@@ -51,6 +51,23 @@ def _remember(recent: list[str], session: str) -> None:
             del recent[0]
 
 
+def _account(e: list[Any], session: str, ts: str) -> int:
+    """One more event of a known user's entry ``e`` (a session not among its recent ones counts as
+    a new session); returns the user's session count."""
+    recent = e[_R]
+    if session not in recent:
+        e[_S] += 1
+        e[_DS] += 1
+        recent.append(session)
+        if len(recent) > RECENT_SESSIONS:
+            del recent[0]
+    e[_E] += 1
+    e[_DE] += 1
+    if ts > e[_L]:
+        e[_L] = ts
+    return e[_S]
+
+
 class FFUserIndex:
     """First/last seen and session/event counts per user pseudonym."""
 
@@ -118,18 +135,7 @@ class FFUserIndex:
             if e is None:
                 self.entries[user_hash] = [ts, ts, 1, 1, [session], 1, 1]
                 return False, "new"
-            recent = e[_R]
-            if session not in recent:
-                e[_S] += 1
-                e[_DS] += 1
-                recent.append(session)
-                if len(recent) > RECENT_SESSIONS:
-                    del recent[0]
-            e[_E] += 1
-            e[_DE] += 1
-            if ts > e[_L]:
-                e[_L] = ts
-            n = e[_S]
+            n = _account(e, session, ts)
         segs = self._segments
         return n > 1, segs[n] if n < len(segs) else "power"
 
@@ -148,18 +154,7 @@ class FFUserIndex:
                     entries[h] = [ts, ts, 1, 1, [session], 1, 1]
                     append((False, "new"))
                     continue
-                recent = e[_R]
-                if session not in recent:
-                    e[_S] += 1
-                    e[_DS] += 1
-                    recent.append(session)
-                    if len(recent) > RECENT_SESSIONS:
-                        del recent[0]
-                e[_E] += 1
-                e[_DE] += 1
-                if ts > e[_L]:
-                    e[_L] = ts
-                n = e[_S]
+                n = _account(e, session, ts)
                 append((n > 1, segs[n] if n < top else "power"))
         return out
 
